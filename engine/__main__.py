@@ -1,0 +1,7 @@
+"""`python -m engine ...`: the same command line as `objectnet-eval`."""
+
+import sys
+
+from engine.cli import main
+
+sys.exit(main())

@@ -1,0 +1,247 @@
+"""Loading a checkpoint into the chosen model class, in every shape people save them.
+
+Accepted: a state_dict (also nested under "state_dict"/"model", with DataParallel's "module."
+or torch.compile's "_orig_mod." prefix), safetensors, TorchScript, and - only with
+--trust-checkpoint - a whole pickled model, because unpickling one runs code from the file.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import struct
+import zipfile
+from collections import OrderedDict
+from pathlib import Path
+from typing import Any, Dict, List, Mapping, Tuple
+
+import torch
+import torch.nn as nn
+
+from engine import compat
+from engine.errors import CheckpointError
+
+NESTED_KEYS = ("state_dict", "model_state_dict", "model", "module")
+PREFIXES = ("module.", "_orig_mod.")
+TRUST_HINT = (
+    "it holds a whole pickled model, and unpickling one runs code stored in the file, so it "
+    "was not loaded. If you trust the file, pass --trust-checkpoint; better, re-save it with "
+    "torch.save(model.state_dict(), PATH)"
+)
+
+
+def describe_format(path: Path) -> str:
+    """"safetensors", "torchscript", "zip" (torch.save >= 1.6) or "legacy" (older pickle)."""
+    if zipfile.is_zipfile(str(path)):
+        with zipfile.ZipFile(str(path)) as archive:
+            names = archive.namelist()
+        if any(n.endswith("/constants.pkl") or "/code/" in n for n in names):
+            return "torchscript"
+        return "zip"
+    with open(str(path), "rb") as handle:
+        head = handle.read(9)
+    # safetensors: an 8-byte little-endian header length, then the JSON header.
+    if len(head) == 9 and head[8:9] == b"{":
+        return "safetensors"
+    return "legacy"
+
+
+def load_into(model: nn.Module, path: Path, trust: bool = False) -> nn.Module:
+    """The model with the checkpoint's weights; a TorchScript or trusted pickled model
+    replaces `model` entirely."""
+    if not path.is_file():
+        raise CheckpointError("checkpoint %s does not exist" % path)
+    try:
+        kind = describe_format(path)
+    except OSError as error:
+        raise CheckpointError("cannot read checkpoint %s: %s" % (path, error)) from None
+    if kind == "torchscript":
+        try:
+            return torch.jit.load(str(path), map_location="cpu")
+        except Exception as error:
+            raise CheckpointError("TorchScript checkpoint %s failed to load: %s"
+                                  % (path, _first_line(error))) from None
+    if kind == "safetensors":
+        state = _read_safetensors(path)
+    else:
+        loaded = _torch_load(path, trust)
+        if isinstance(loaded, nn.Module):
+            return loaded
+        state = _find_state_dict(loaded, path, trust)
+        if isinstance(state, nn.Module):
+            return state
+    state = _strip_prefixes(state)
+    _check_fits(model, state, path)
+    model.load_state_dict(state, strict=True)
+    return model
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+def _torch_load(path: Path, trust: bool) -> Any:
+    kwargs: Dict[str, Any] = {"map_location": "cpu"}
+    if trust:
+        kwargs.update(compat.torch_load_kwargs(weights_only=False))
+    elif compat.HAS_WEIGHTS_ONLY:
+        kwargs.update(compat.torch_load_kwargs(weights_only=True))
+    else:
+        kwargs["pickle_module"] = _RestrictedPickle
+    try:
+        return torch.load(str(path), **kwargs)
+    except (pickle.UnpicklingError, RuntimeError, AttributeError, ModuleNotFoundError) as error:
+        text = str(error)
+        # weights_only (and our restricted unpickler) name the class they refused to import.
+        if not trust and any(s in text for s in ("Unsupported global", "Unsupported class",
+                                                 "is not allowed")):
+            raise CheckpointError("checkpoint %s: %s" % (path, TRUST_HINT)) from None
+        if trust and isinstance(error, (AttributeError, ModuleNotFoundError)):
+            raise CheckpointError(
+                "checkpoint %s is a pickled model whose class cannot be found (%s): define it "
+                "in model_description.py under the same name, or re-save the state_dict"
+                % (path, _first_line(error))) from None
+        raise CheckpointError("checkpoint %s is not a PyTorch checkpoint this torch can read: %s"
+                              % (path, _first_line(error))) from None
+    except Exception as error:
+        raise CheckpointError("checkpoint %s could not be read: %s"
+                              % (path, _first_line(error))) from None
+
+
+def _is_state_dict(value: Any) -> bool:
+    return isinstance(value, Mapping) and bool(value) and all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in value.items()
+    )
+
+
+def _find_state_dict(loaded: Any, path: Path, trust: bool) -> Any:
+    if _is_state_dict(loaded):
+        return loaded
+    if isinstance(loaded, Mapping):
+        for key in NESTED_KEYS:
+            inner = loaded.get(key)
+            if _is_state_dict(inner) or (isinstance(inner, nn.Module) and trust):
+                return inner
+        keys = ", ".join(sorted(str(k) for k in loaded)[:8])
+        raise CheckpointError(
+            "checkpoint %s is a dict without weights at the top or under %s (its keys: %s): "
+            "save model.state_dict()" % (path, "/".join(NESTED_KEYS), keys))
+    raise CheckpointError("checkpoint %s holds a %s, not a state_dict or a model"
+                          % (path, type(loaded).__name__))
+
+
+def _strip_prefixes(state: Mapping[str, torch.Tensor]) -> "OrderedDict[str, torch.Tensor]":
+    result = OrderedDict(state)
+    for prefix in PREFIXES:
+        if result and all(key.startswith(prefix) for key in result):
+            result = OrderedDict((key[len(prefix):], v) for key, v in result.items())
+    return result
+
+
+def _listing(items: List[str], limit: int = 4) -> str:
+    shown = ", ".join(items[:limit])
+    return shown + (" and %d more" % (len(items) - limit) if len(items) > limit else "")
+
+
+def mismatch(model: nn.Module, state: Mapping[str, torch.Tensor]) -> Tuple[List[str], List[str],
+                                                                          List[str]]:
+    """(missing keys, unexpected keys, 'key: checkpoint shape vs model shape') lists."""
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    shapes = [
+        "%s %s vs %s" % (k, list(state[k].shape), list(expected[k].shape))
+        for k in expected
+        if k in state and tuple(state[k].shape) != tuple(expected[k].shape)
+    ]
+    return missing, unexpected, shapes
+
+
+def _check_fits(model: nn.Module, state: Mapping[str, torch.Tensor], path: Path) -> None:
+    missing, unexpected, shapes = mismatch(model, state)
+    if not (missing or unexpected or shapes):
+        return
+    parts = []
+    if missing:
+        parts.append("%d missing (%s)" % (len(missing), _listing(missing)))
+    if unexpected:
+        parts.append("%d unexpected (%s)" % (len(unexpected), _listing(unexpected)))
+    if shapes:
+        parts.append("%d with another shape (checkpoint vs model: %s)"
+                     % (len(shapes), _listing(shapes, 2)))
+    raise CheckpointError(
+        "checkpoint %s does not fit model class %s: keys %s. Pick the class the checkpoint was "
+        "trained with, or re-export the checkpoint"
+        % (path, type(model).__name__, "; ".join(parts)))
+
+
+_SAFETENSORS_DTYPES = {
+    "F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
+    "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8,
+    "U8": torch.uint8, "BOOL": torch.bool,
+}
+
+
+def _read_safetensors(path: Path) -> "OrderedDict[str, torch.Tensor]":
+    """safetensors via its library when installed, else by reading the simple format directly
+    (old base images rarely have the library)."""
+    try:
+        from safetensors.torch import load_file
+    except ImportError:
+        load_file = None
+    try:
+        if load_file is not None:
+            return OrderedDict(load_file(str(path), device="cpu"))
+        return _read_safetensors_plain(path)
+    except Exception as error:
+        raise CheckpointError("safetensors checkpoint %s could not be read: %s"
+                              % (path, _first_line(error))) from None
+
+
+def _read_safetensors_plain(path: Path) -> "OrderedDict[str, torch.Tensor]":
+    with open(str(path), "rb") as handle:
+        (size,) = struct.unpack("<Q", handle.read(8))
+        header = json.loads(handle.read(size).decode("utf-8"))
+        payload = bytearray(handle.read())
+    if not payload:
+        raw = torch.empty(0, dtype=torch.uint8)
+    elif compat.HAS_FROMBUFFER:
+        raw = torch.frombuffer(payload, dtype=torch.uint8)
+    else:
+        raw = torch.ByteTensor(torch.ByteStorage.from_buffer(bytes(payload), "native"))
+    state = OrderedDict()
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        start, end = info["data_offsets"]
+        dtype = _SAFETENSORS_DTYPES[info["dtype"]]
+        state[name] = raw[start:end].clone().view(dtype).reshape(info["shape"])
+    return state
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    """For torch < 1.13, which lacks weights_only: the same idea, tensors and containers only."""
+
+    _ALLOWED_MODULES = ("torch._utils", "collections", "torch")
+    _ALLOWED_TORCH = ("Size", "device", "dtype", "float32", "float16", "bfloat16")
+
+    def find_class(self, module: str, name: str) -> Any:
+        if module == "collections" and name == "OrderedDict":
+            return OrderedDict
+        if module == "torch._utils" and name.startswith("_rebuild_"):
+            return super().find_class(module, name)
+        if module == "torch" and (name.endswith("Storage") or name in self._ALLOWED_TORCH):
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError("global %s.%s is not allowed" % (module, name))
+
+
+class _RestrictedPickle:
+    """A pickle_module for torch.load that uses _RestrictedUnpickler."""
+
+    Unpickler = _RestrictedUnpickler
+    __name__ = "pickle"
+
+    @staticmethod
+    def load(handle: Any, **kwargs: Any) -> Any:
+        return _RestrictedUnpickler(handle, **kwargs).load()

@@ -1,0 +1,48 @@
+"""The engine's settings, parsed once from the command line (or built by the wizard)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+PRECISIONS = ("fp32", "bf16", "fp16")
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+
+
+@dataclass(frozen=True)
+class Config:
+    """One evaluation run. Paths are taken as given; `run()` checks them before any work."""
+
+    images_dir: Path
+    output_file: Path
+    model_class: str
+    checkpoint: Path
+    model_dir: Path = Path("model")
+    workers: Optional[int] = None
+    """Data-loading worker processes; None = the CPU count."""
+    gpus: Optional[int] = None
+    """GPUs to use; None = all visible, 0 = CPU."""
+    batch_size: int = 96
+    """Images per batch and per GPU."""
+    softmax: bool = True
+    convert_outputs_mode: int = 1
+    border: int = 2
+    """Pixels cropped from every side before the transform (ObjectNet's red frame)."""
+    overwrite: bool = False
+    trust_checkpoint: bool = False
+    """Allow unpickling a whole model object, which runs code stored in the checkpoint."""
+    precision: str = "fp32"
+    compile: bool = False
+    channels_last: Optional[bool] = None
+    """None = use channels_last where it is exact and faster (CPU and GPU convnets)."""
+    decoder: str = "auto"
+    """"auto" = pyspng for 8-bit RGB(A) PNGs when installed, else Pillow; "pil" forces Pillow."""
+
+    def resolved_workers(self) -> int:
+        if self.workers is not None:
+            return self.workers
+        return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+            os.cpu_count() or 1
+        )

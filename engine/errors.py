@@ -1,0 +1,27 @@
+"""Errors the engine reports to users as one line, each with the exit code it ends the run with."""
+
+
+class EngineError(Exception):
+    """Root of the engine's errors; the message is one line that says what to do."""
+
+    exit_code = 2
+
+
+class ConfigError(EngineError):
+    """A setting, path or file is unusable; found before any image was read."""
+
+
+class ImagesError(EngineError):
+    """The image folder cannot be evaluated as given (empty, duplicate names)."""
+
+
+class ModelError(EngineError):
+    """The model class or its plug-in files cannot be used."""
+
+
+class CheckpointError(EngineError):
+    """The checkpoint cannot be loaded into the chosen model class."""
+
+
+class OutputError(EngineError):
+    """The predictions file cannot be written."""

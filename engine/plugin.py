@@ -1,0 +1,118 @@
+"""The user's plug-in folder: model classes by name and the preprocessing transform.
+
+The API is the ObjectNet demo's, so existing model folders work unchanged:
+`model_description.py` defines model classes (or factory functions) by name, and
+`data_transform_description.py` defines class `data_transform` with `getTransform()`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import inspect
+import sys
+import traceback
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Callable, List
+
+import torch.nn as nn
+
+from engine.errors import ModelError
+
+MODEL_FILE = "model_description.py"
+TRANSFORM_FILE = "data_transform_description.py"
+
+
+def _import(model_dir: Path, filename: str) -> ModuleType:
+    path = model_dir / filename
+    if not model_dir.is_dir():
+        raise ModelError(
+            "model folder %s does not exist: pass --model-dir with the folder that holds %s "
+            "and %s" % (model_dir, MODEL_FILE, TRANSFORM_FILE)
+        )
+    if not path.is_file():
+        raise ModelError(
+            "%s is missing: the model folder (--model-dir %s) must hold %s and %s"
+            % (path, model_dir, MODEL_FILE, TRANSFORM_FILE)
+        )
+    folder = str(model_dir.resolve())
+    if folder not in sys.path:
+        # The user's modules may import their own helpers that sit beside them.
+        sys.path.insert(0, folder)
+    name = filename[:-3]
+    try:
+        cached = sys.modules.get(name)
+        if cached is not None and Path(getattr(cached, "__file__", "")).resolve() != path.resolve():
+            del sys.modules[name]
+        return importlib.import_module(name)
+    except Exception as error:
+        raise ModelError("%s failed to import: %s" % (path, _where(error, path))) from error
+
+
+def _where(error: BaseException, path: Path) -> str:
+    """The error with the line of the user's file it came from, without a traceback."""
+    if isinstance(error, SyntaxError) and error.lineno:
+        return "syntax error on line %d: %s" % (error.lineno, error.msg)
+    frames = [f for f in traceback.extract_tb(error.__traceback__) if Path(f.filename) == path]
+    at = " (line %d)" % frames[-1].lineno if frames else ""
+    return "%s: %s%s" % (type(error).__name__, error, at)
+
+
+def model_classes(module: ModuleType) -> List[str]:
+    """Names of the nn.Module classes that `module` offers, its own first."""
+    own, imported = [], []
+    for name, value in inspect.getmembers(module, inspect.isclass):
+        if issubclass(value, nn.Module) and not name.startswith("_"):
+            (own if value.__module__ == module.__name__ else imported).append(name)
+    return sorted(own) + sorted(imported)
+
+
+def load_model_module(model_dir: Path) -> ModuleType:
+    return _import(model_dir, MODEL_FILE)
+
+
+def build_model(model_dir: Path, class_name: str) -> nn.Module:
+    """Instantiate `class_name` from the plug-in folder with no arguments, as the demo did."""
+    module = load_model_module(model_dir)
+    factory = getattr(module, class_name, None)
+    path = model_dir / MODEL_FILE
+    if factory is None or not callable(factory):
+        available = model_classes(module)
+        close = difflib.get_close_matches(class_name, available, n=1)
+        hint = " Did you mean %r?" % close[0] if close else ""
+        raise ModelError(
+            "model class %r is not defined in %s; it offers: %s.%s"
+            % (class_name, path, ", ".join(available) or "no nn.Module classes", hint)
+        )
+    try:
+        model = factory()
+    except Exception as error:
+        raise ModelError(
+            "%s() from %s failed: %s" % (class_name, path, _where(error, path))
+        ) from error
+    if not isinstance(model, nn.Module):
+        raise ModelError(
+            "%s() from %s returned %s, not a torch.nn.Module"
+            % (class_name, path, type(model).__name__)
+        )
+    return model
+
+
+def load_transform(model_dir: Path) -> Callable[[Any], Any]:
+    """The user's preprocessing, applied after the border crop."""
+    module = _import(model_dir, TRANSFORM_FILE)
+    path = model_dir / TRANSFORM_FILE
+    holder = getattr(module, "data_transform", None)
+    if holder is None:
+        raise ModelError("%s must define class data_transform with getTransform()" % path)
+    try:
+        transform = holder().getTransform()
+    except Exception as error:
+        raise ModelError(
+            "data_transform().getTransform() from %s failed: %s" % (path, _where(error, path))
+        ) from error
+    if not callable(transform):
+        raise ModelError("data_transform().getTransform() in %s returned %r, not a callable"
+                         % (path, transform))
+    return transform

@@ -1,0 +1,142 @@
+"""Every way people save checkpoints loads into the class, and every misfit is explained."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from pathlib import Path
+
+import pytest
+import torch
+from support import save_checkpoint
+
+from engine import checkpoint
+from engine.errors import CheckpointError, ModelError
+from engine.plugin import build_model
+
+
+@pytest.fixture()
+def reference(plugin_dir: Path, tmp_path: Path):
+    path = save_checkpoint(plugin_dir, "tiny", tmp_path / "ref.pth", seed=3)
+    return torch.load(str(path), weights_only=True)
+
+
+def _loaded_state(plugin_dir: Path, path: Path, trust: bool = False):
+    model = checkpoint.load_into(build_model(plugin_dir, "tiny"), path, trust=trust)
+    return model.state_dict()
+
+
+def _same(a, b) -> bool:
+    return list(a) == list(b) and all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize(
+    "wrap",
+    [
+        lambda s: s,
+        lambda s: {"state_dict": s, "epoch": 3},
+        lambda s: {"model": s, "optimizer": {}},
+        lambda s: {"model_state_dict": s},
+        lambda s: OrderedDict(("module." + k, v) for k, v in s.items()),
+        lambda s: {"state_dict": OrderedDict(("module." + k, v) for k, v in s.items())},
+        lambda s: OrderedDict(("_orig_mod." + k, v) for k, v in s.items()),
+    ],
+    ids=["plain", "nested-state_dict", "nested-model", "model_state_dict", "dataparallel",
+         "nested-dataparallel", "compiled"],
+)
+def test_state_dict_variants(plugin_dir: Path, tmp_path: Path, reference, wrap) -> None:
+    path = tmp_path / "c.pth"
+    torch.save(wrap(reference), str(path))
+    assert _same(_loaded_state(plugin_dir, path), reference)
+
+
+def test_legacy_pickle_format(plugin_dir: Path, tmp_path: Path, reference) -> None:
+    path = tmp_path / "legacy.pth"
+    torch.save(reference, str(path), _use_new_zipfile_serialization=False)
+    assert checkpoint.describe_format(path) == "legacy"
+    assert _same(_loaded_state(plugin_dir, path), reference)
+
+
+def test_safetensors_with_and_without_the_library(plugin_dir: Path, tmp_path: Path, reference
+                                                  ) -> None:
+    from safetensors.torch import save_file
+
+    path = tmp_path / "weights.safetensors"
+    save_file({k: v.contiguous() for k, v in reference.items()}, str(path))
+    assert checkpoint.describe_format(path) == "safetensors"
+    assert _same(_loaded_state(plugin_dir, path), reference)
+    # Old base images rarely have the safetensors package: the plain reader must agree.
+    plain = checkpoint._read_safetensors_plain(path)
+    assert _same(OrderedDict(sorted(plain.items())), OrderedDict(sorted(reference.items())))
+
+
+def test_torchscript_replaces_the_class(plugin_dir: Path, tmp_path: Path) -> None:
+    model = build_model(plugin_dir, "tiny").eval()
+    path = tmp_path / "scripted.pt"
+    torch.jit.script(model).save(str(path))
+    assert checkpoint.describe_format(path) == "torchscript"
+    loaded = checkpoint.load_into(build_model(plugin_dir, "tiny10"), path)
+    probe = torch.randn(2, 3, 64, 64)
+    assert torch.allclose(loaded(probe), model(probe))
+
+
+def test_pickled_model_needs_trust(plugin_dir: Path, tmp_path: Path) -> None:
+    model = build_model(plugin_dir, "tiny")
+    path = tmp_path / "whole.pth"
+    torch.save(model, str(path))
+    with pytest.raises(CheckpointError, match="--trust-checkpoint") as caught:
+        checkpoint.load_into(build_model(plugin_dir, "tiny"), path)
+    assert "\n" not in str(caught.value)
+    loaded = checkpoint.load_into(build_model(plugin_dir, "tiny"), path, trust=True)
+    assert _same(loaded.state_dict(), model.state_dict())
+
+
+def test_key_mismatch_names_keys_and_shapes(plugin_dir: Path, tmp_path: Path) -> None:
+    path = save_checkpoint(plugin_dir, "tiny10", tmp_path / "ten.pth")
+    with pytest.raises(CheckpointError) as caught:
+        checkpoint.load_into(build_model(plugin_dir, "tiny"), path)
+    message = str(caught.value)
+    assert "fc.weight [10, 16] vs [1000, 16]" in message
+    assert "Pick the class" in message
+
+    path = save_checkpoint(plugin_dir, "resnet18", tmp_path / "r18.pth")
+    with pytest.raises(CheckpointError) as caught:
+        checkpoint.load_into(build_model(plugin_dir, "tiny"), path)
+    message = str(caught.value)
+    assert "missing (features.0.weight" in message and "unexpected (conv1.weight" in message
+
+
+@pytest.mark.parametrize(
+    "content, match",
+    [(b"", "not a PyTorch checkpoint|could not be read"),
+     (b"garbage" * 10, "not a PyTorch checkpoint|could not be read")],
+)
+def test_unreadable_checkpoints(plugin_dir: Path, tmp_path: Path, content: bytes, match: str
+                                ) -> None:
+    path = tmp_path / "bad.pth"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match=match):
+        checkpoint.load_into(build_model(plugin_dir, "tiny"), path)
+
+
+def test_dict_without_weights(plugin_dir: Path, tmp_path: Path) -> None:
+    path = tmp_path / "meta.pth"
+    torch.save({"epoch": 1, "lr": 0.1}, str(path))
+    with pytest.raises(CheckpointError, match="its keys: epoch, lr"):
+        checkpoint.load_into(build_model(plugin_dir, "tiny"), path)
+
+
+def test_missing_checkpoint(plugin_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(CheckpointError, match="does not exist"):
+        checkpoint.load_into(build_model(plugin_dir, "tiny"), tmp_path / "nope.pth")
+
+
+def test_unknown_class_lists_what_is_there(plugin_dir: Path) -> None:
+    with pytest.raises(ModelError) as caught:
+        build_model(plugin_dir, "tiny3l3")
+    message = str(caught.value)
+    assert "tiny, tiny10, tiny313" in message and "Did you mean 'tiny313'?" in message
+
+
+def test_class_that_fails_to_build(plugin_dir: Path) -> None:
+    with pytest.raises(ModelError, match=r"broken\(\) from .* failed: RuntimeError: cannot build"):
+        build_model(plugin_dir, "broken")

@@ -1,0 +1,94 @@
+"""The engine on the oldest stack we test for real: the Debian-based test image (Python 3.11,
+torch 1.13, torchvision 0.14, Pillow 9.4, no pyspng, no safetensors), with no network.
+Its rows must match the host's run on today's torch."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from support import REPO, read_rows, save_checkpoint
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+
+def _in_image(docker_client, base_image: str, args: list[str], mounts: dict[str, Path],
+              ) -> tuple[int, str]:
+    volumes = {str(REPO / "engine"): {"bind": "/opt/objectnet/engine", "mode": "ro"}}
+    volumes.update({str(p): {"bind": target, "mode": "rw" if target == "/output" else "ro"}
+                    for target, p in mounts.items()})
+    container = docker_client.containers.run(
+        base_image, ["python3", "-m", "engine", *args], working_dir="/opt/objectnet",
+        volumes=volumes, network_mode="none", detach=True,
+        environment={"PYTHONDONTWRITEBYTECODE": "1"})
+    try:
+        status = container.wait(timeout=300)["StatusCode"]
+        return status, container.logs().decode()
+    finally:
+        container.remove(force=True)
+
+
+@pytest.fixture()
+def layout(plugin_dir: Path, images: Path, tmp_path: Path):
+    output = tmp_path / "output"
+    output.mkdir()
+    output.chmod(0o777)
+    ckpt = tmp_path / "ckpt"
+    ckpt.mkdir()
+    return {"/input": images, "/plugin": plugin_dir, "/output": output, "/ckpt": ckpt}
+
+
+def _rows(path: Path) -> dict:
+    return {r[0]: ([int(x) for x in r[1::2]], [float(x) for x in r[2::2]])
+            for r in read_rows(path)}
+
+
+@pytest.mark.parametrize("mode", ["1", "2"])
+def test_rows_match_the_host_on_torch_1_13(docker_client, base_image, layout, plugin_dir, mode):
+    from engine.cli import main
+
+    save_checkpoint(plugin_dir, "resnet18", layout["/ckpt"] / "r18.pth", seed=4)
+    host_csv = layout["/ckpt"] / "host.csv"
+    assert main([str(layout["/input"]), str(host_csv), "resnet18",
+                 str(layout["/ckpt"] / "r18.pth"), "--model-dir", str(plugin_dir),
+                 "--workers", "0", "--convert_outputs_mode", mode]) == 0
+    status, logs = _in_image(
+        docker_client, base_image,
+        ["/input", "/output/predictions.csv", "resnet18", "/ckpt/r18.pth", "--model-dir",
+         "/plugin", "--workers", "2", "--convert_outputs_mode", mode], layout)
+    assert status == 0, logs
+    assert "on cpu" in logs
+    host, image = _rows(host_csv), _rows(layout["/output"] / "predictions.csv")
+    assert list(host) == list(image)
+    for name in host:
+        assert host[name][0] == image[name][0], name
+        assert host[name][1] == pytest.approx(image[name][1], abs=1e-5), name
+
+
+def test_checkpoint_formats_on_torch_1_13(docker_client, base_image, layout, plugin_dir,
+                                          tmp_path):
+    from safetensors.torch import save_file
+
+    from engine.plugin import build_model
+
+    state = torch.load(str(save_checkpoint(plugin_dir, "tiny", tmp_path / "t.pth")),
+                       weights_only=True)
+    ckpt = layout["/ckpt"]
+    save_file(dict(state), str(ckpt / "tiny.safetensors"))
+    torch.save({"state_dict": {"module." + k: v for k, v in state.items()}}, str(ckpt / "dp.pth"))
+    torch.save(state, str(ckpt / "legacy.pth"), _use_new_zipfile_serialization=False)
+    torch.save(build_model(plugin_dir, "tiny"), str(ckpt / "whole.pth"))
+    common = ["--model-dir", "/plugin", "--workers", "0", "--overwrite"]
+    for name in ("tiny.safetensors", "dp.pth", "legacy.pth"):
+        status, logs = _in_image(docker_client, base_image,
+                                 ["/input", "/output/p.csv", "tiny", "/ckpt/" + name, *common],
+                                 layout)
+        assert status == 0, (name, logs)
+    status, logs = _in_image(docker_client, base_image,
+                             ["/input", "/output/p.csv", "tiny", "/ckpt/whole.pth", *common],
+                             layout)
+    assert status == 2 and "--trust-checkpoint" in logs, logs
+    assert "Traceback" not in logs
+    shutil.rmtree(ckpt)
