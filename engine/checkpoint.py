@@ -49,6 +49,16 @@ def describe_format(path: Path) -> str:
 def load_into(model: nn.Module, path: Path, trust: bool = False) -> nn.Module:
     """The model with the checkpoint's weights; a TorchScript or trusted pickled model
     replaces `model` entirely."""
+    loaded = read(path, trust)
+    if isinstance(loaded, nn.Module):
+        return loaded
+    _check_fits(model, loaded, path)
+    model.load_state_dict(loaded, strict=True)
+    return model
+
+
+def read(path: Path, trust: bool = False) -> Any:
+    """A ready model (TorchScript, trusted pickle) or the state_dict, prefixes stripped."""
     if not path.is_file():
         raise CheckpointError("checkpoint %s does not exist" % path)
     try:
@@ -70,10 +80,7 @@ def load_into(model: nn.Module, path: Path, trust: bool = False) -> nn.Module:
         state = _find_state_dict(loaded, path, trust)
         if isinstance(state, nn.Module):
             return state
-    state = _strip_prefixes(state)
-    _check_fits(model, state, path)
-    model.load_state_dict(state, strict=True)
-    return model
+    return _strip_prefixes(state)
 
 
 def _first_line(error: BaseException) -> str:

@@ -1,0 +1,26 @@
+"""The wizard's errors: one root, so callers can catch everything the wizard reports on
+purpose and show its message as is (never a traceback)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class WizardError(Exception):
+    """Root of every error the wizard raises on purpose; str() is ready to show a user."""
+
+
+class AnswersError(WizardError):
+    """An answers file could not be used. `lines` holds one line per problem."""
+
+    def __init__(self, lines: Iterable[str]):
+        self.lines: list[str] = list(lines)
+        super().__init__("\n".join(self.lines))
+
+
+class RenderError(WizardError):
+    """The Dockerfile or .dockerignore could not be rendered or written."""
+
+
+class CheckpointError(WizardError):
+    """A checkpoint file could not be read at all (missing, a folder, unreadable)."""
