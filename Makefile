@@ -1,0 +1,44 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Both create .venv when absent.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# The torch pair these machines carry on local disk (see pip's constraints); any torch>=1.8 works.
+TORCH := torch==2.14.1 torchvision==0.29.1
+
+.PHONY: venv demo test lint bench services services-down ci clean
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q $(TORCH)
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+demo: venv
+	$(PY) -m wizard.samples --images demo/images --count 32 --checkpoint demo/resnet50-random.pth
+	$(PY) -m engine demo/images demo/predictions.csv resnet50 demo/resnet50-random.pth --overwrite
+	$(PY) -m engine.validate demo/predictions.csv
+
+test: venv
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(PY) -m ruff check .
+
+bench: venv
+	$(PY) bench/engine_vs_seed.py
+
+# As root: dockerd, the test base image (torch 1.13) and registries on 127.0.0.1 for the tests.
+services:
+	bash scripts/test-env up
+
+services-down:
+	bash scripts/test-env down
+
+ci:
+	bash .ci/run
+
+clean:
+	rm -rf $(VENV) demo .pytest_cache
