@@ -16,10 +16,10 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
+# The main job on the embedded example (a random-weight ResNet-50): answers, render, local
+# smoke run, then build and in-image smoke run when a Docker engine has the base image.
 demo: venv
-	$(PY) -m wizard.samples --images demo/images --count 32 --checkpoint demo/resnet50-random.pth
-	$(PY) -m engine demo/images demo/predictions.csv resnet50 demo/resnet50-random.pth --overwrite
-	$(PY) -m engine.validate demo/predictions.csv
+	$(PY) -m wizard.demo
 
 test: venv
 	$(PY) -m pytest $(PYTEST_ARGS)

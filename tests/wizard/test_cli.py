@@ -1,0 +1,122 @@
+"""`objectnet-wizard` end to end: the non-interactive path over the real core, real files,
+and (marked docker) a real engine, base image and registry."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import make_project
+from support import REPO
+
+from wizard.answers import load_answers
+from wizard.dockerfile import render
+
+
+def wizard(*args: object, cwd: Path = REPO, env: dict | None = None, timeout: float = 900
+           ) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "wizard", *[str(a) for a in args]], cwd=str(cwd),
+                          capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+                          env={**os.environ, "COLUMNS": "200", **(env or {})})
+
+
+def test_render_writes_what_the_core_renders(project: Path) -> None:
+    result = wizard("render", "--answers", project / "answers.toml")
+    assert result.returncode == 0, result.stderr
+    expected = render(load_answers(project / "answers.toml"), project)
+    assert (project / "Dockerfile").read_text() == expected.dockerfile
+    assert (project / ".dockerignore").read_text() == expected.dockerignore
+
+
+def test_bad_answers_give_one_line_each_and_exit_2(project: Path) -> None:
+    answers = project / "answers.toml"
+    answers.write_text(answers.read_text().replace('"syn12345678"', '"12345"')
+                       .replace("batch_size = 8", "batch_size = -3") + 'token = "abc"\n'
+                       + "bach_size = 4\n")
+    result = wizard("run", "--answers", answers, "--until", "render")
+    assert result.returncode == 2
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 4, result.stderr
+    text = result.stderr
+    assert "batch_size = -3" in text and "syn" in text and "SYNAPSE_AUTH_TOKEN" in text
+    assert "did you mean" in text.lower() and "Traceback" not in text
+    assert "abc" not in text, "a secret's value is never echoed"
+    assert not (project / "Dockerfile").exists()
+
+
+def test_missing_answers_file(tmp_path: Path) -> None:
+    result = wizard("render", "--answers", tmp_path / "nope.toml")
+    assert result.returncode == 2 and "nope.toml" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_check_reports_model_and_offline_findings(project: Path) -> None:
+    description = project / "model" / "model_description.py"
+    description.write_text(description.read_text() + "\nimport requests\n")
+    result = wizard("check", "--answers", project / "answers.toml",
+                    env={"DOCKER_HOST": "unix:///nonexistent/docker.sock"})
+    assert result.returncode == 3, result.stderr
+    assert "loads into small" in result.stderr
+    assert "imports requests" in result.stderr
+    assert "no Docker engine" in result.stderr
+
+
+def test_until_smoke_runs_the_engine_here(project: Path) -> None:
+    result = wizard("run", "--answers", project / "answers.toml", "--until", "smoke")
+    assert result.returncode == 0, result.stderr
+    assert "VALIDATED" in result.stderr and "50,273" in result.stderr
+    assert (project / "Dockerfile").is_file()
+
+
+def test_validate_and_init(tmp_path: Path) -> None:
+    good = tmp_path / "p.csv"
+    good.write_text("a.png," + ",".join(["1,0.5"] * 5) + "\n")
+    result = wizard("validate", good)
+    assert result.returncode == 0 and json.loads(result.stdout)["prediction_file_status"] \
+        == "VALIDATED"
+    good.write_text("a.png,999,0.5\n")
+    assert wizard("validate", good).returncode == 1
+    result = wizard("init", tmp_path / "answers.toml")
+    assert result.returncode == 0
+    assert "model_class" in (tmp_path / "answers.toml").read_text()
+    assert wizard("init", tmp_path / "answers.toml").returncode == 2
+
+
+def test_help_everywhere() -> None:
+    for command in ([], ["run"], ["render"], ["check"], ["validate"], ["init"]):
+        result = wizard(*command, "--help")
+        assert result.returncode == 0 and "usage:" in result.stdout, command
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_run_until_push_on_real_docker(tmp_path: Path, docker_client, base_image: str,
+                                       auth_registry) -> None:
+    project = make_project(tmp_path / "project", base_image=base_image,
+                           registry=auth_registry.host)
+    refused = wizard("run", "--answers", project / "answers.toml", "--until", "push",
+                     "--username", auth_registry.user,
+                     env={"SYNAPSE_AUTH_TOKEN": "wrong-token"})
+    assert refused.returncode == 1, refused.stderr
+    assert "wrong-token" not in refused.stderr + refused.stdout
+    assert "login" in refused.stderr.lower()
+
+    result = wizard("run", "--answers", project / "answers.toml", "--until", "push",
+                    "--username", auth_registry.user,
+                    env={"SYNAPSE_AUTH_TOKEN": auth_registry.password})
+    assert result.returncode == 0, result.stderr[-4000:]
+    assert "agreement with the local run: top-1 48/48" in result.stderr
+    record = json.loads((project / "answers.submission.json").read_text())
+    entry = record["submissions"][-1]
+    assert entry["pinned_reference"].startswith(f"{auth_registry.host}/syn12345678/small-model@")
+    assert auth_registry.password not in (project / "answers.submission.json").read_text()
+    assert entry["torch_version"].startswith("1.13")
+    # What was pushed is what the challenge would pull: by digest.
+    docker_client.login(auth_registry.user, auth_registry.password,
+                        registry=auth_registry.host)
+    pulled = docker_client.images.pull(entry["pinned_reference"])
+    assert pulled.labels["objectnet.model.class"] == "small"

@@ -1,0 +1,40 @@
+"""The model step's background check, on real models and checkpoints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from wizard.model_check import check_model, list_classes
+from wizard.samples import make_checkpoint
+
+
+def test_classes_are_discovered(repo_root: Path) -> None:
+    classes = list_classes(repo_root / "model")
+    assert classes[:2] == ["resnet50", "resnext101_32x48d_wsl"]
+
+
+def test_a_fitting_checkpoint_is_ok(repo_root: Path, tmp_path: Path) -> None:
+    path = make_checkpoint(tmp_path / "r50.pth", repo_root / "model", "resnet50")
+    result = check_model(repo_root / "model", "resnet50", path)
+    assert result.ok and "loads into resnet50" in result.message
+    assert result.checkpoint_format == "zip"
+
+
+def test_a_mismatch_lists_keys(repo_root: Path, tmp_path: Path) -> None:
+    from torchvision.models.resnet import BasicBlock, ResNet
+
+    path = tmp_path / "r18.pth"
+    torch.save(ResNet(BasicBlock, [2, 2, 2, 2]).state_dict(), str(path))
+    result = check_model(repo_root / "model", "resnet50", path)
+    assert not result.ok
+    assert "layer1.0.conv3.weight" in result.missing
+    assert any(s.startswith("layer1.0.conv1.weight") for s in result.shapes)
+
+
+def test_missing_checkpoint_and_unknown_class(repo_root: Path, tmp_path: Path) -> None:
+    result = check_model(repo_root / "model", "resnet50", tmp_path / "nope.pth")
+    assert not result.ok and "does not exist" in result.message
+    result = check_model(repo_root / "model", "resnet5O", tmp_path / "nope.pth")
+    assert not result.ok and "Did you mean 'resnet50'?" in result.message

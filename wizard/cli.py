@@ -1,0 +1,198 @@
+"""`objectnet-wizard`: the TUI with no arguments; `run`, `render`, `check` and `validate`
+for scripts and CI. Every subcommand drives wizard.pipeline, the same core as the TUI.
+
+Exit codes: 0 done; 1 a stage failed (build, smoke disagreement, push); 2 usage or answers
+error; 3 the environment is not ready (no Docker engine, base image missing); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from wizard import __version__
+from wizard.errors import AnswersError, WizardError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_ENVIRONMENT, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+
+EPILOG = """\
+exit codes:
+  0    done
+  1    a stage failed (build step, smoke run, disagreement with the local run, push)
+  2    usage or answers-file error (each problem on one line)
+  3    environment not ready (no Docker engine, base image missing): the message says how
+  130  interrupted
+"""
+
+# soft_wrap: an error stays one line however narrow the terminal (logs grep by line).
+console = Console(stderr=True, soft_wrap=True)
+
+
+def _parser() -> argparse.ArgumentParser:
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="objectnet-wizard", formatter_class=formatter, epilog=EPILOG,
+        description="From a trained PyTorch classifier to a tested ObjectNet challenge image. "
+        "With no command, opens the interactive wizard.")
+    parser.add_argument("--answers", type=Path, help="answers file to open (TUI) ")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = commands.add_parser("run", help="render, smoke-test, build and push from an answers "
+                              "file, with no questions", formatter_class=formatter, epilog=EPILOG)
+    run.add_argument("--answers", type=Path, required=True, help="answers file (TOML)")
+    run.add_argument("--until", choices=("render", "smoke", "build", "push"), default="push",
+                     help="last stage to run (default: push; build includes the in-image "
+                     "smoke run)")
+    run.add_argument("--username", default=os.environ.get("SYNAPSE_USERNAME"),
+                     help="registry user name (default: $SYNAPSE_USERNAME, else asked)")
+    run.add_argument("--force", action="store_true",
+                     help="overwrite a Dockerfile the wizard did not write")
+
+    render = commands.add_parser("render", help="write Dockerfile and .dockerignore",
+                                 formatter_class=formatter, epilog=EPILOG)
+    render.add_argument("--answers", type=Path, required=True, help="answers file (TOML)")
+    render.add_argument("--force", action="store_true",
+                        help="overwrite a Dockerfile the wizard did not write")
+
+    check = commands.add_parser("check", help="doctor: Docker, base image, checkpoint, "
+                                "offline-readiness", formatter_class=formatter, epilog=EPILOG)
+    check.add_argument("--answers", type=Path, required=True, help="answers file (TOML)")
+
+    validate = commands.add_parser("validate", help="check a predictions.csv with the "
+                                   "challenge scorer's rules", formatter_class=formatter)
+    validate.add_argument("predictions", type=Path)
+    validate.add_argument("--answers", type=Path, help="answers JSON (image name -> id) to "
+                          "score against")
+
+    init = commands.add_parser("init", help="write a commented example answers file")
+    init.add_argument("path", type=Path, nargs="?", default=Path("answers.toml"))
+    return parser
+
+
+def _load(path: Path):
+    from wizard.answers import load_answers
+
+    return load_answers(path)
+
+
+def _credentials(username: str | None, registry: str):
+    from wizard.answers import TOKEN_ENV_VAR
+
+    def ask() -> tuple[str, str]:
+        user = username or (input(f"{registry} user name: ") if sys.stdin.isatty() else None)
+        token = os.environ.get(TOKEN_ENV_VAR)
+        if token is None and sys.stdin.isatty():
+            token = getpass.getpass(f"{registry} personal access token (not echoed, not "
+                                    "stored): ")
+        if not user or not token:
+            raise WizardError(f"pushing to {registry} needs a user name (--username or "
+                              f"$SYNAPSE_USERNAME) and a token (${TOKEN_ENV_VAR} or the "
+                              "prompt on a terminal)")
+        return user, token
+
+    return ask
+
+
+def _printer(event) -> None:
+    from wizard import pipeline
+
+    if isinstance(event, pipeline.StageStarted):
+        console.rule(f"[bold]{event.title}")
+    elif isinstance(event, pipeline.StageFinished):
+        console.print(f"[green]✓[/] {event.stage}: {event.summary}")
+    elif isinstance(event, pipeline.StageSkipped):
+        console.print(f"[yellow]-[/] {event.stage} skipped: {event.reason}")
+    elif isinstance(event, pipeline.Warning_):
+        console.print(f"[yellow]warning:[/] {event.text}", highlight=False)
+    elif isinstance(event, pipeline.Log):
+        console.print(event.line, markup=False, highlight=False)
+    elif isinstance(event, pipeline.Progress) and event.done in (event.total,):
+        console.print(f"{event.done}/{event.total} images")
+
+
+def _exit_code(error: WizardError) -> int:
+    from wizard import docker_ops
+
+    environment = (docker_ops.DockerUnavailableError, docker_ops.BaseImageMissingError)
+    return EXIT_ENVIRONMENT if isinstance(error, environment) else EXIT_FAILED
+
+
+def _run(args: argparse.Namespace) -> int:
+    from wizard.pipeline import Pipeline
+
+    answers = _load(args.answers)
+    root = args.answers.resolve().parent
+    pipe = Pipeline(answers, root, answers_path=args.answers.resolve(), on_event=_printer)
+    if args.command == "render":
+        pipe.render(force=args.force)
+        return EXIT_OK
+    if args.force:
+        pipe.render(force=True)
+    pipe.run_all(args.until, _credentials(args.username, answers.registry))
+    return EXIT_OK
+
+
+def _check(args: argparse.Namespace) -> int:
+    from wizard import doctor
+
+    answers = _load(args.answers)
+    report = doctor.diagnose(answers, args.answers.resolve().parent)
+    doctor.print_report(report, console)
+    return EXIT_OK if report.ready else EXIT_ENVIRONMENT
+
+
+def _validate(args: argparse.Namespace) -> int:
+    import json
+
+    from engine.validate import validate_file
+
+    try:
+        result = validate_file(args.predictions, str(args.answers) if args.answers else None)
+    except ValueError as error:
+        console.print(f"[red]error:[/] {error}", highlight=False)
+        return EXIT_USAGE
+    print(json.dumps(result, indent=2))
+    return EXIT_OK if result["prediction_file_status"] == "VALIDATED" else EXIT_FAILED
+
+
+def _init(args: argparse.Namespace) -> int:
+    example = Path(__file__).resolve().parents[1] / "templates" / "answers.example.toml"
+    if args.path.exists():
+        console.print(f"[red]error:[/] {args.path} exists: choose another name or remove it")
+        return EXIT_USAGE
+    args.path.write_text(example.read_text())
+    console.print(f"wrote {args.path}: fill it in, then `objectnet-wizard run --answers "
+                  f"{args.path}`")
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command is None:
+            from wizard.app import run_tui
+
+            return run_tui(args.answers, (args.answers or Path("answers.toml")).resolve().parent)
+        handler = {"run": _run, "render": _run, "check": _check, "validate": _validate,
+                   "init": _init}[args.command]
+        return handler(args)
+    except AnswersError as error:
+        for line in error.lines:
+            console.print(f"[red]error:[/] {line}", highlight=False)
+        return EXIT_USAGE
+    except WizardError as error:
+        console.print(f"[red]error:[/] {error}", highlight=False)
+        return _exit_code(error)
+    except KeyboardInterrupt:
+        console.print("interrupted")
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

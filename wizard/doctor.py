@@ -1,0 +1,99 @@
+"""`objectnet-wizard check`: everything that can be known before a build, each item with
+what to do about it. The TUI's environment and model steps show the same findings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from wizard import base_images, offline
+from wizard.answers import Answers
+from wizard.errors import WizardError
+
+
+@dataclass(frozen=True)
+class Item:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+    blocking: bool = True
+    """False for advice: the run can go on (e.g. a warning about the base image)."""
+
+
+@dataclass
+class Report:
+    items: list[Item] = field(default_factory=list)
+
+    @property
+    def ready(self) -> bool:
+        return all(item.ok or not item.blocking for item in self.items)
+
+
+def docker_items(base_image: str) -> list[Item]:
+    """Is a Docker engine reachable, and is the base image there?"""
+    try:
+        from wizard import docker_ops
+
+        ops = docker_ops.connect()
+    except WizardError as error:
+        return [Item("Docker engine", False, str(error),
+                     "start Docker, or set DOCKER_HOST to the engine's socket")]
+    items = [Item("Docker engine", True, f"answers at {ops.host}")]
+    if ops.image_present(base_image):
+        items.append(Item("base image", True, f"{base_image} is present"))
+    else:
+        items.append(Item("base image", False, f"{base_image} is not present locally",
+                          f"`docker pull {base_image}` (the build pulls it when the engine "
+                          "has network; otherwise load it with `docker load`)",
+                          blocking=False))
+    return items
+
+
+def model_items(answers: Answers, root: Path) -> list[Item]:
+    from wizard.checkpoint_info import inspect, local_torch_version
+    from wizard.model_check import check_model
+
+    items: list[Item] = []
+    checkpoint = answers.checkpoint_path(root)
+    result = check_model(answers.model_path(root), answers.model_class, checkpoint,
+                         answers.trust_checkpoint)
+    items.append(Item("checkpoint", result.ok, result.message,
+                      "" if result.ok else "pick the class the checkpoint was trained with, "
+                      "or re-export the checkpoint"))
+    saved_by = None
+    if checkpoint.is_file():
+        saved_by = inspect(checkpoint, with_sha256=False).torch_for_check(local_torch_version())
+    warnings = base_images.check(answers.base_image, saved_by)
+    if warnings:
+        items += [Item("base image vs torch", False, str(w), blocking=False) for w in warnings]
+    else:
+        items.append(Item("base image vs torch", True,
+                          f"{answers.base_image} suits a checkpoint from torch {saved_by}"))
+    findings = offline.scan(answers.model_path(root))
+    if findings:
+        items += [Item("offline-ready", False, f"{f.path.name}:{f.line}: {f.what}", f.fix)
+                  for f in findings]
+    else:
+        items.append(Item("offline-ready", True, "no downloads found in the model code"))
+    return items
+
+
+def diagnose(answers: Answers, root: Path) -> Report:
+    return Report(docker_items(answers.base_image) + model_items(answers, root))
+
+
+def print_report(report: Report, console: Console) -> None:
+    table = Table(show_header=True, header_style="bold", expand=True)
+    table.add_column("", width=2)
+    table.add_column("check", no_wrap=True)
+    table.add_column("finding")
+    table.add_column("what to do")
+    for item in report.items:
+        mark = "[green]✓[/]" if item.ok else ("[red]✗[/]" if item.blocking else "[yellow]![/]")
+        table.add_row(mark, item.name, item.detail, item.fix)
+    console.print(table)
+    console.print("[green]ready[/]" if report.ready else "[red]not ready[/]: fix the ✗ rows")

@@ -1,0 +1,60 @@
+"""Does the checkpoint load into the chosen class? The answer the TUI shows next to the model
+step and `objectnet-wizard check` prints, in structured form (missing and unexpected keys),
+computed with the engine's own loaders so it can never disagree with the real run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ModelCheck:
+    ok: bool
+    message: str
+    classes: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    unexpected: list[str] = field(default_factory=list)
+    shapes: list[str] = field(default_factory=list)
+    checkpoint_format: str | None = None
+
+
+def list_classes(model_dir: Path) -> list[str]:
+    """The nn.Module classes model_description.py offers (raises engine's ModelError)."""
+    from engine.plugin import load_model_module, model_classes
+
+    return model_classes(load_model_module(model_dir))
+
+
+def check_model(model_dir: Path, model_class: str, checkpoint: Path,
+                trust: bool = False) -> ModelCheck:
+    """Build the class and load the checkpoint into it; never raises for bad input."""
+    import torch.nn as nn
+
+    from engine.checkpoint import describe_format, mismatch, read
+    from engine.errors import EngineError
+    from engine.plugin import build_model
+
+    try:
+        classes = list_classes(model_dir)
+        model = build_model(model_dir, model_class)
+        if not checkpoint.is_file():
+            return ModelCheck(False, f"checkpoint {checkpoint} does not exist", classes)
+        kind = describe_format(checkpoint)
+        loaded = read(checkpoint, trust)
+    except EngineError as error:
+        return ModelCheck(False, str(error), locals().get("classes", []))
+    if isinstance(loaded, nn.Module):
+        return ModelCheck(True, f"{checkpoint.name} is a complete {kind} model "
+                          f"({type(loaded).__name__}); the class is not used", classes,
+                          checkpoint_format=kind)
+    missing, unexpected, shapes = mismatch(model, loaded)
+    if missing or unexpected or shapes:
+        return ModelCheck(
+            False,
+            f"{checkpoint.name} does not fit {model_class}: {len(missing)} missing, "
+            f"{len(unexpected)} unexpected, {len(shapes)} with another shape",
+            classes, missing, unexpected, shapes, kind)
+    return ModelCheck(True, f"{checkpoint.name} loads into {model_class} "
+                      f"({len(loaded)} tensors, {kind} format)", classes,
+                      checkpoint_format=kind)

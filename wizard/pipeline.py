@@ -1,0 +1,278 @@
+"""The wizard's one path from answers to a pushed image, shared by the TUI and `run`.
+
+Each stage is a method of `Pipeline` that reports through `on_event` (typed events below) and
+raises a `WizardError` subclass with a ready-to-show message when it cannot go on. The
+non-interactive mode calls `run_all()`; the TUI calls the same stage methods one screen at a
+time, from worker threads, so the path the tests drive is the path users take.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from wizard import base_images, dockerfile, offline
+from wizard.answers import Answers
+from wizard.checkpoint_info import local_torch_version
+from wizard.errors import WizardError
+
+STAGES = ("check", "render", "smoke", "build", "image-smoke", "push")
+UNTIL = {"render": "render", "smoke": "smoke", "build": "image-smoke", "push": "push"}
+"""`--until X` stops after stage UNTIL[X]: `build` includes the in-image smoke run."""
+
+
+@dataclass(frozen=True)
+class StageStarted:
+    stage: str
+    title: str
+
+
+@dataclass(frozen=True)
+class StageFinished:
+    stage: str
+    summary: str
+
+
+@dataclass(frozen=True)
+class StageSkipped:
+    stage: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Log:
+    stage: str
+    line: str
+
+
+@dataclass(frozen=True)
+class Progress:
+    stage: str
+    done: int
+    total: int
+
+
+@dataclass(frozen=True)
+class Warning_:
+    stage: str
+    text: str
+
+
+Event = StageStarted | StageFinished | StageSkipped | Log | Progress | Warning_
+EventSink = Callable[[Event], None]
+
+
+class CancelledError(WizardError):
+    """The user cancelled a long stage; nothing half-done was left behind."""
+
+
+@dataclass
+class PipelineState:
+    """What the stages produced so far (the TUI shows it; the CLI prints it)."""
+
+    warnings: list[str] = field(default_factory=list)
+    rendered: list[Path] = field(default_factory=list)
+    local_smoke: Any = None
+    build: Any = None
+    image_smoke: Any = None
+    digest: str | None = None
+    record: Path | None = None
+
+
+class Pipeline:
+    """Stages over one set of answers. `docker` is a zero-argument factory returning the
+    wizard.docker_ops client (a fake in unit tests); it is only called by stages that need
+    an engine, so render and the local smoke run work without Docker."""
+
+    def __init__(self, answers: Answers, project_root: Path, *, answers_path: Path | None = None,
+                 on_event: EventSink | None = None, docker: Callable[[], Any] | None = None,
+                 cancel: threading.Event | None = None, work_dir: Path | None = None) -> None:
+        self.answers = answers
+        self.root = Path(project_root)
+        self.answers_path = answers_path or self.root / "answers.toml"
+        self.emit: EventSink = on_event or (lambda event: None)
+        self._docker_factory = docker
+        self._docker: Any = None
+        self.cancel = cancel or threading.Event()
+        self.work = work_dir or self.root / ".objectnet-wizard"
+        self.state = PipelineState()
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    @property
+    def docker(self) -> Any:
+        if self._docker is None:
+            if self._docker_factory is None:
+                from wizard import docker_ops
+
+                self._docker_factory = docker_ops.connect
+            self._docker = self._docker_factory()
+        return self._docker
+
+    def _log(self, stage: str) -> Callable[[str], None]:
+        return lambda line: self.emit(Log(stage, line))
+
+    def _docker_log(self, stage: str) -> Callable[[Any], None]:
+        def forward(event: Any) -> None:
+            line = docker_event_line(event)
+            if line is not None:
+                self.emit(Log(stage, line))
+
+        return forward
+
+    def _check_cancel(self) -> None:
+        if self.cancel.is_set():
+            raise CancelledError("cancelled by the user")
+
+    # -- stages ----------------------------------------------------------------------------
+
+    def check(self) -> list[str]:
+        """Warnings that do not stop the run: base image vs checkpoint torch, engine support,
+        and model code that would need the network in the challenge."""
+        self.emit(StageStarted("check", "Checking the answers against the files"))
+        from wizard.checkpoint_info import inspect
+
+        checkpoint = self.answers.checkpoint_path(self.root)
+        saved_by = None
+        warnings: list[str] = []
+        if checkpoint.is_file():
+            info = inspect(checkpoint, with_sha256=False)
+            saved_by = info.torch_for_check(local_torch_version())
+            if info.needs_trust and not self.answers.trust_checkpoint:
+                warnings.append(
+                    f"{checkpoint.name} is a whole pickled model: the engine refuses it unless "
+                    "trust_checkpoint = true (loading it runs code from the file); better, "
+                    "re-save model.state_dict()")
+        warnings += [str(w) for w in base_images.check(self.answers.base_image, saved_by)]
+        model_dir = self.answers.model_path(self.root)
+        if model_dir.is_dir():
+            warnings += [f"not offline-ready: {f}" for f in offline.scan(model_dir)]
+        for text in warnings:
+            self.emit(Warning_("check", text))
+        self.state.warnings = warnings
+        self.emit(StageFinished("check", f"{len(warnings)} warning(s)"))
+        return warnings
+
+    def render(self, *, force: bool = False) -> list[Path]:
+        """Write Dockerfile and .dockerignore into the project folder."""
+        self.emit(StageStarted("render", "Rendering the Dockerfile"))
+        rendered = dockerfile.render(self.answers, self.root,
+                                     answers_name=self.answers_path.name)
+        paths = dockerfile.write(rendered, self.root, force=force)
+        self.state.rendered = paths
+        self.emit(StageFinished("render", "wrote " + ", ".join(p.name for p in paths)))
+        return paths
+
+    def smoke(self) -> Any:
+        """The engine on the smoke images, on this machine, exactly as the image will run it."""
+        from wizard import smoke
+
+        self.emit(StageStarted("smoke", "Local smoke run"))
+        result = smoke.local_smoke(
+            self.answers, None, self.work / "smoke-local",
+            on_progress=lambda done, total: self.emit(Progress("smoke", done, total)),
+            project_root=self.root, log=self._log("smoke"))
+        self.state.local_smoke = result
+        self.emit(StageFinished("smoke", "\n".join(result.lines())))
+        return result
+
+    def build(self) -> Any:
+        """docker build of the rendered Dockerfile, tagged with the image reference."""
+        self.emit(StageStarted("build", "Building " + self.answers.image_reference()))
+        if not self.state.rendered:
+            self.render()
+        self.docker.ensure_base_image(self.answers.base_image,
+                                      on_event=self._docker_log("build"))
+        result = self.docker.build(self.root, "Dockerfile", self.answers.image_reference(),
+                                   on_event=self._docker_log("build"),
+                                   cancel=self.cancel, base_image=self.answers.base_image)
+        self.state.build = result
+        self.emit(StageFinished("build", build_summary(result)))
+        return result
+
+    def image_smoke(self) -> Any:
+        """The built image run the way the challenge runs it, compared with the local run."""
+        from wizard import smoke
+
+        self.emit(StageStarted("image-smoke", "Smoke run inside the image (no network)"))
+        if self.state.local_smoke is None:
+            self.smoke()
+        self._check_cancel()
+        local = self.state.local_smoke
+        result = smoke.image_smoke(self.docker, self.answers.image_reference(), local.images_dir,
+                                   self.work / "smoke-image", local.predictions,
+                                   precision=self.answers.precision, cancel=self.cancel)
+        self.state.image_smoke = result
+        self.emit(StageFinished("image-smoke", "\n".join(result.lines())))
+        return result
+
+    def push(self, username: str, token: str) -> str:
+        """Log in, push, and write the submission record beside the answers file."""
+        from wizard import submission
+
+        reference = self.answers.image_reference()
+        self.emit(StageStarted("push", "Pushing " + reference))
+        self.docker.login(self.answers.registry, username, token)
+        digest = self.docker.push(reference, on_event=self._docker_log("push"))
+        self.state.digest = digest
+        extra: dict[str, Any] = {}
+        if self.state.build is not None:
+            extra["image_size_over_base"] = self.state.build.size_over_base
+        if self.state.image_smoke is not None:
+            comparison = self.state.image_smoke.comparison
+            extra["smoke_top1_agreement"] = f"{comparison.top1_agree}/{comparison.rows}"
+        record = submission.record_for(
+            self.answers, self.root, digest, torch_version=self.docker.torch_version(reference),
+            image_id=self.state.build.image_id if self.state.build else None, extra=extra)
+        self.state.record = submission.write_submission(record, self.answers_path)
+        self.emit(StageFinished("push", f"pushed {record.pinned_reference}; record in "
+                                f"{self.state.record.name}"))
+        return digest
+
+    def close(self) -> None:
+        if self._docker is not None and hasattr(self._docker, "close"):
+            self._docker.close()
+
+    def run_all(self, until: str = "push", credentials: Callable[[], tuple[str, str]] | None
+                = None) -> PipelineState:
+        """Every stage in order up to `until` (render | smoke | build | push)."""
+        last = UNTIL[until]
+        self.check()
+        for stage in STAGES[1:]:
+            self._check_cancel()
+            if stage == "push":
+                if credentials is None:
+                    raise WizardError("pushing needs a Synapse user name and token")
+                self.push(*credentials())
+            else:
+                getattr(self, stage.replace("-", "_"))()
+            if stage == last:
+                break
+        return self.state
+
+
+def build_summary(result: Any) -> str:
+    """One line on a finished build: what the issue's closing note asks to see."""
+    return (f"{result.tag}: {result.size / 1e6:.0f} MB ({result.size_over_base / 1e6:.1f} MB over "
+            f"the base), {result.layers} layers ({result.new_layers} new), "
+            f"{result.cached_steps}/{result.steps} steps from cache, {result.seconds:.1f} s")
+
+
+def docker_event_line(event: Any) -> str | None:
+    """A docker_ops event as the line `docker build`/`docker push` would print; byte-count
+    progress updates give None (they would flood a log the challenge truncates anyway)."""
+    kind = type(event).__name__
+    if kind == "BuildStep":
+        return f"Step {event.number}/{event.total} : {event.instruction}"
+    if kind == "BuildCached":
+        return " ---> Using cache"
+    if kind == "BuildLog":
+        return event.line
+    if kind in ("PullProgress", "PushProgress"):
+        if event.current is not None:
+            return None
+        return f"{event.layer}: {event.status}" if event.layer else event.status
+    return str(event)

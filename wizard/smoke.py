@@ -1,0 +1,517 @@
+"""Smoke tests: does the model predict here, and does the built image predict the same?
+
+`local_smoke` runs the engine in this process on a few images (the user's, or generated
+ObjectNet-like ones), checks predictions.csv the way the challenge scorer does and measures
+the speed. `image_smoke` runs the built image the way the challenge does (no network, images
+read-only at /input, predictions written to /output) on the same images and compares its
+predictions with the local run's, row by row.
+
+Comparison rule (`compare_predictions`). The image may run another torch than this machine,
+and floating point sums come out slightly different across torch versions, CPU kernels and
+GPUs, so bit-identical output is not expected. Two confidences *agree* when they differ by at
+most `abs + rel * max(|a|, |b|)` (see TOLERANCES; fp32 allows 0.5 %, enough for TF32
+convolutions on a GPU against a CPU). For every image and every rank 1-5:
+
+- the two confidences at that rank must agree;
+- the ids must be equal, unless the rank's confidence agrees (in both runs) with that of a
+  neighbouring rank: then the two classes are tied and rounding may order them either way.
+  Rank 5 may also be tied with the unseen rank 6, so at rank 5 agreeing confidences suffice.
+
+Anything else is a mismatch, reported with the image names; both runs must also cover the
+same images.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import dataclasses
+import math
+import os
+import re
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from os import PathLike
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from engine.config import Config
+from wizard.answers import Answers
+from wizard.errors import WizardError
+
+if TYPE_CHECKING:
+    from wizard.docker_ops import DockerOps
+
+FULL_TEST_SET = 50_273
+"""Images in the ObjectNet test set, for the full-run estimate."""
+DEFAULT_COUNT = 48
+DEFAULT_SEED = 0
+PREDICTIONS = "predictions.csv"
+TOP_K = 5
+SHOWN_MISMATCHES = 5
+# Exit code 3: finished, but some images were unreadable (their rows hold -1 ids).
+ENGINE_OK_CODES = (0, 3)
+
+ProgressCallback = Callable[[int, int], None]
+LogCallback = Callable[[str], None]
+
+
+# ---- errors ---------------------------------------------------------------------------------
+
+
+class SmokeError(WizardError):
+    """A smoke test failed; the message says what and what to do."""
+
+
+class LocalSmokeError(SmokeError):
+    """The engine could not run the model on this machine."""
+
+
+class ContainerFailedError(SmokeError):
+    """The image exited with an error or wrote no predictions; `logs_tail` holds its last
+    lines."""
+
+    def __init__(self, message: str, exit_code: int, logs_tail: str):
+        super().__init__(message)
+        self.exit_code = exit_code
+        self.logs_tail = logs_tail
+
+
+class PredictionsInvalidError(SmokeError):
+    """predictions.csv would be refused by the challenge scorer."""
+
+    def __init__(self, message: str, validation: dict[str, Any]):
+        super().__init__(message)
+        self.validation = validation
+
+
+class PredictionsMismatchError(SmokeError):
+    """The image's predictions differ from the local run's beyond float rounding."""
+
+    def __init__(self, message: str, comparison: Comparison):
+        super().__init__(message)
+        self.comparison = comparison
+
+
+# ---- smoke images ---------------------------------------------------------------------------
+
+
+def default_cache_dir() -> Path:
+    """~/.cache/objectnet-wizard (or under $XDG_CACHE_HOME)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "objectnet-wizard"
+
+
+def generated_images(cache_dir: str | PathLike[str] | None = None, count: int = DEFAULT_COUNT,
+                     seed: int = DEFAULT_SEED) -> Path:
+    """A folder of `count` generated ObjectNet-like PNGs, made once and kept in the cache.
+    The folder appears whole or not at all, so an interrupted run never leaves half of it."""
+    from wizard.samples import make_images
+
+    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    folder = cache / f"smoke-images-{count}-seed{seed}"
+    if folder.is_dir() and len(list(folder.glob("*.png"))) == count:
+        return folder
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix=".smoke-images-", dir=cache))
+    except OSError as error:
+        raise SmokeError(f"cannot create the image cache {cache}: {error.strerror}: set "
+                         "XDG_CACHE_HOME or give a smoke_images folder") from None
+    try:
+        make_images(scratch, count, seed=seed)
+        if folder.exists():
+            shutil.rmtree(folder)
+        scratch.rename(folder)
+    finally:
+        if scratch.exists():
+            shutil.rmtree(scratch, ignore_errors=True)
+    return folder
+
+
+# ---- local smoke ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LocalSmokeResult:
+    """What the engine did with the smoke images on this machine."""
+
+    predictions: Path
+    images_dir: Path
+    generated: bool
+    """True when the images were generated, not the user's."""
+    images: int
+    unreadable: list[tuple[str, str]]
+    validation: dict[str, Any]
+    """The challenge scorer's verdict (format only: the smoke images have no answers)."""
+    wall_s: float
+    startup_s: float
+    steady_img_per_s: float
+    device: str
+    precision: str
+    estimate_full_s: float
+    """Estimated wall time for all 50,273 ObjectNet images *on this machine* (start-up plus
+    images at the steady rate). The challenge machine has GPUs and is much faster."""
+
+    def lines(self) -> list[str]:
+        what = "generated ObjectNet-like images" if self.generated else str(self.images_dir)
+        out = [
+            f"local run: {self.images} images ({what}) on {self.device}, {self.wall_s:.1f} s, "
+            f"{self.steady_img_per_s:.1f} img/s after a {self.startup_s:.1f} s start-up",
+            f"predictions.csv: {self.validation['prediction_file_status']} "
+            f"({self.validation['images_scored']} rows)",
+            f"all {FULL_TEST_SET:,} ObjectNet images would take about "
+            f"{_duration(self.estimate_full_s)} on this machine ({self.device}); the challenge "
+            "machine has GPUs",
+        ]
+        out.extend(f"unreadable: {name}: {reason}" for name, reason in self.unreadable[:5])
+        return out
+
+
+def _duration(seconds: float) -> str:
+    if not math.isfinite(seconds):
+        return "an unknown time"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def engine_config(answers: Answers, project_root: str | PathLike[str],
+                  images_dir: str | PathLike[str], output_file: str | PathLike[str]) -> Config:
+    """The engine settings the image's entrypoint uses, for a run on this machine."""
+    root = Path(project_root)
+    return Config(
+        images_dir=Path(images_dir), output_file=Path(output_file),
+        model_class=answers.model_class, checkpoint=answers.checkpoint_path(root),
+        model_dir=answers.model_path(root), workers=answers.workers, gpus=answers.gpus,
+        batch_size=answers.batch_size, softmax=answers.softmax,
+        convert_outputs_mode=answers.convert_outputs_mode, overwrite=True,
+        trust_checkpoint=answers.trust_checkpoint, precision=answers.precision,
+    )
+
+
+def local_smoke(source: Answers | Config, images_dir: str | PathLike[str] | None,
+                output_dir: str | PathLike[str], on_progress: ProgressCallback | None = None,
+                *, project_root: str | PathLike[str] | None = None,
+                cache_dir: str | PathLike[str] | None = None, count: int = DEFAULT_COUNT,
+                log: LogCallback | None = None) -> LocalSmokeResult:
+    """Run the engine here on the smoke images and check its predictions.csv.
+
+    `source` is the answers (then `project_root` is the folder they are relative to) or an
+    engine Config. Images: `images_dir`, else the answers' smoke_images, else `count`
+    generated ObjectNet-like images cached in `cache_dir`. predictions.csv is written into
+    `output_dir` (replaced if there). Raises LocalSmokeError, PredictionsInvalidError."""
+    from engine.errors import EngineError
+    from engine.run import run
+
+    generated = False
+    if isinstance(source, Answers):
+        if project_root is None:
+            raise TypeError("local_smoke(answers, ...) needs project_root")
+        folder = images_dir if images_dir is not None else source.smoke_images_path(
+            project_root)
+    else:
+        folder = images_dir if images_dir is not None else source.images_dir
+    if folder is None:
+        folder = generated_images(cache_dir, count)
+        generated = True
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise LocalSmokeError(f"smoke images folder {folder} does not exist: check the "
+                              "smoke_images setting, or leave it out to use generated images")
+    out = Path(output_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise LocalSmokeError(f"cannot create the output folder {out}: {error.strerror}") \
+            from None
+    target = out / PREDICTIONS
+    if isinstance(source, Answers):
+        config = engine_config(source, project_root or ".", folder, target)
+    else:
+        config = dataclasses.replace(source, images_dir=folder, output_file=target,
+                                     overwrite=True)
+    try:
+        summary = run(config, on_progress=on_progress, log=log)
+    except EngineError as error:
+        raise LocalSmokeError(f"the engine could not run the model here: {error}") from None
+    validation = check_predictions(target, "the local run")
+    steady = summary.steady_img_per_s
+    estimate = summary.startup_s + FULL_TEST_SET / steady if steady > 0 else math.inf
+    return LocalSmokeResult(
+        predictions=target, images_dir=folder, generated=generated, images=summary.images,
+        unreadable=list(summary.unreadable), validation=validation, wall_s=summary.wall_s,
+        startup_s=summary.startup_s, steady_img_per_s=steady, device=summary.device,
+        precision=config.precision, estimate_full_s=estimate,
+    )
+
+
+def check_predictions(path: Path, who: str) -> dict[str, Any]:
+    """The scorer's verdict on a predictions.csv; PredictionsInvalidError when INVALID."""
+    from engine.validate import validate_file
+
+    try:
+        validation = validate_file(path)
+    except ValueError as error:
+        raise PredictionsInvalidError(f"{who}: {error}", {}) from None
+    if validation["prediction_file_status"] != "VALIDATED":
+        errors = validation["prediction_file_errors"]
+        shown = "; ".join(errors[:3]) + (f"; ... {len(errors) - 3} more" if len(errors) > 3
+                                          else "")
+        raise PredictionsInvalidError(
+            f"{who} wrote a predictions.csv the challenge would refuse: {shown}", validation
+        )
+    return validation
+
+
+# ---- comparison -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """Two confidences agree when |a - b| <= abs + rel * max(|a|, |b|)."""
+
+    rel: float
+    abs: float
+
+    def agree(self, a: float, b: float) -> bool:
+        return abs(a - b) <= self.abs + self.rel * max(abs(a), abs(b))
+
+
+TOLERANCES: dict[str, Tolerance] = {
+    "fp32": Tolerance(rel=5e-3, abs=1e-5),
+    "fp16": Tolerance(rel=2e-2, abs=1e-4),
+    "bf16": Tolerance(rel=5e-2, abs=1e-3),
+}
+
+
+@dataclass(frozen=True)
+class RowDifference:
+    """Where one image's predictions differ beyond rounding; rank counts from 1."""
+
+    name: str
+    rank: int
+    local_id: int
+    image_id: int
+    local_confidence: float
+    image_confidence: float
+
+    def describe(self) -> str:
+        if self.local_id == self.image_id:
+            return (f"{self.name} rank {self.rank}: id {self.local_id} with confidence "
+                    f"{self.local_confidence:.6g} here but {self.image_confidence:.6g} in the "
+                    "image")
+        return (f"{self.name} rank {self.rank}: id {self.local_id} ({self.local_confidence:.6g})"
+                f" here but {self.image_id} ({self.image_confidence:.6g}) in the image")
+
+
+@dataclass(frozen=True)
+class Comparison:
+    rows: int
+    """Images in both runs."""
+    top1_agree: int
+    """Images whose first id is the same in both runs."""
+    top5_agree: int
+    """Images whose five ids are the same in both runs (in any order)."""
+    ties: tuple[str, ...]
+    """Images whose ids differ only where confidences are tied."""
+    mismatches: tuple[RowDifference, ...]
+    """The first difference beyond rounding of each image that has one."""
+    missing: tuple[str, ...] = ()
+    """Images the local run predicted and the image did not."""
+    extra: tuple[str, ...] = ()
+    """Images the image predicted and the local run did not."""
+
+    @property
+    def ok(self) -> bool:
+        return not (self.mismatches or self.missing or self.extra)
+
+    def problems(self, limit: int = SHOWN_MISMATCHES) -> list[str]:
+        out = [difference.describe() for difference in self.mismatches[:limit]]
+        if len(self.mismatches) > limit:
+            out.append(f"... and {len(self.mismatches) - limit} more images")
+        if self.missing:
+            out.append(f"missing from the image's predictions: {', '.join(self.missing[:limit])}"
+                       + (" ..." if len(self.missing) > limit else ""))
+        if self.extra:
+            out.append(f"only in the image's predictions: {', '.join(self.extra[:limit])}"
+                       + (" ..." if len(self.extra) > limit else ""))
+        return out
+
+
+Row = tuple[list[int], list[float]]
+
+
+def read_predictions(path: str | PathLike[str]) -> dict[str, Row]:
+    """predictions.csv as {image name: (ids, confidences)}; the file must be valid."""
+    rows: dict[str, Row] = {}
+    with open(path, encoding="utf-8", newline="") as stream:
+        for line, row in enumerate(csv.reader(stream), start=1):
+            try:
+                ids = [int(row[1 + 2 * k]) for k in range(TOP_K)]
+                confidences = [float(row[2 + 2 * k]) for k in range(TOP_K)]
+            except (IndexError, ValueError):
+                raise SmokeError(f"{path} line {line} is not a predictions row: check it with "
+                                 "python -m engine.validate") from None
+            rows[row[0].rsplit("/", 1)[-1]] = (ids, confidences)
+    return rows
+
+
+def _tied_with_neighbour(confidences: Sequence[float], rank: int, tolerance: Tolerance) -> bool:
+    if rank == TOP_K - 1:
+        return True  # the unseen rank 6 may hold the other class at the same score
+    neighbours = [rank - 1, rank + 1]
+    return any(0 <= n < TOP_K and tolerance.agree(confidences[rank], confidences[n])
+               for n in neighbours)
+
+
+def _first_difference(name: str, local: Row, image: Row,
+                      tolerance: Tolerance) -> tuple[RowDifference | None, bool]:
+    """The first difference beyond rounding, and whether ids differed within ties."""
+    (local_ids, local_conf), (image_ids, image_conf) = local, image
+    tie = False
+    for rank in range(TOP_K):
+        difference = RowDifference(name, rank + 1, local_ids[rank], image_ids[rank],
+                                   local_conf[rank], image_conf[rank])
+        if not tolerance.agree(local_conf[rank], image_conf[rank]):
+            return difference, tie
+        if local_ids[rank] != image_ids[rank]:
+            if (_tied_with_neighbour(local_conf, rank, tolerance)
+                    and _tied_with_neighbour(image_conf, rank, tolerance)):
+                tie = True
+            else:
+                return difference, tie
+    return None, tie
+
+
+def compare_predictions(local: str | PathLike[str], image: str | PathLike[str],
+                        tolerance: Tolerance | str = "fp32") -> Comparison:
+    """Compare two predictions.csv files by the rule in this module's docstring."""
+    rule = TOLERANCES[tolerance] if isinstance(tolerance, str) else tolerance
+    mine, theirs = read_predictions(local), read_predictions(image)
+    common = [name for name in mine if name in theirs]
+    mismatches: list[RowDifference] = []
+    ties: list[str] = []
+    top1 = top5 = 0
+    for name in sorted(common):
+        a, b = mine[name], theirs[name]
+        top1 += a[0][0] == b[0][0]
+        top5 += sorted(a[0]) == sorted(b[0])
+        difference, tie = _first_difference(name, a, b, rule)
+        if difference is not None:
+            mismatches.append(difference)
+        elif tie:
+            ties.append(name)
+    return Comparison(
+        rows=len(common), top1_agree=top1, top5_agree=top5, ties=tuple(ties),
+        mismatches=tuple(mismatches),
+        missing=tuple(sorted(name for name in mine if name not in theirs)),
+        extra=tuple(sorted(name for name in theirs if name not in mine)),
+    )
+
+
+# ---- image smoke ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ImageSmokeResult:
+    """What the built image did with the smoke images, run as the challenge runs it."""
+
+    image: str
+    exit_code: int
+    logs_tail: str
+    predictions: Path
+    validation: dict[str, Any]
+    comparison: Comparison
+    seconds: float
+    """Wall time of the container, start-up (Python, torch, the model) included."""
+    img_per_s: float | None
+    """The engine's own rate inside the container, after start-up (None if not reported)."""
+
+    def lines(self) -> list[str]:
+        c = self.comparison
+        rate = f", {self.img_per_s:.1f} img/s after start-up" if self.img_per_s else ""
+        out = [
+            f"image run: exit code {self.exit_code}, {self.seconds:.1f} s{rate}",
+            f"/output/predictions.csv: {self.validation['prediction_file_status']} "
+            f"({self.validation['images_scored']} rows)",
+            f"agreement with the local run: top-1 {c.top1_agree}/{c.rows}, top-5 "
+            f"{c.top5_agree}/{c.rows}" + (f", {len(c.ties)} tied" if c.ties else ""),
+        ]
+        return out
+
+
+_RATE = re.compile(r"\(([0-9.]+) after start-up\)")
+
+
+def _engine_rate(logs: str) -> float | None:
+    """The engine's summary line says `(N after start-up)`; see engine/report.py."""
+    found = _RATE.findall(logs)
+    try:
+        return float(found[-1]) if found else None
+    except ValueError:
+        return None
+
+
+def _tail(logs: str, lines: int = 12) -> str:
+    kept = [line for line in logs.splitlines() if line.strip()][-lines:]
+    return "\n".join(f"  {line}" for line in kept)
+
+
+def image_smoke(ops: DockerOps, image: str, images_dir: str | PathLike[str],
+                output_dir: str | PathLike[str], local_predictions: str | PathLike[str], *,
+                precision: str = "fp32", tolerance: Tolerance | None = None,
+                timeout_s: float = 3600.0, shm_size: str = "12g",
+                extra_args: Sequence[str] = (), gpus: bool = False,
+                cancel: threading.Event | None = None) -> ImageSmokeResult:
+    """Run `image` as the challenge does on `images_dir`, check /output/predictions.csv and
+    compare it with `local_predictions` (the local run on the same images).
+
+    Raises ContainerFailedError (non-zero exit, no CSV), PredictionsInvalidError,
+    PredictionsMismatchError; Docker's own errors come from docker_ops."""
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / PREDICTIONS
+    # The engine refuses to overwrite; a stale file would also pass for a fresh one.
+    with contextlib.suppress(FileNotFoundError):
+        target.unlink()
+    started = time.monotonic()
+    run = ops.run_smoke_container(image, images_dir, out, shm_size=shm_size,
+                                  extra_args=extra_args, timeout_s=timeout_s, gpus=gpus,
+                                  cancel=cancel)
+    seconds = time.monotonic() - started
+    if run.exit_code not in ENGINE_OK_CODES:
+        raise ContainerFailedError(
+            f"the image exited with code {run.exit_code}; its last lines:\n{_tail(run.logs_tail)}",
+            run.exit_code, run.logs_tail,
+        )
+    if not target.is_file():
+        raise ContainerFailedError(
+            f"the image exited with code {run.exit_code} but wrote no /output/{PREDICTIONS}: "
+            "the challenge would score an empty file; its last lines:\n"
+            f"{_tail(run.logs_tail)}", run.exit_code, run.logs_tail,
+        )
+    validation = check_predictions(target, "the image")
+    comparison = compare_predictions(local_predictions, target,
+                                     tolerance or TOLERANCES.get(precision, TOLERANCES["fp32"]))
+    if not comparison.ok:
+        problems = comparison.problems()
+        raise PredictionsMismatchError(
+            f"the image's predictions differ from the local run's beyond float rounding for "
+            f"{len(comparison.mismatches) + len(comparison.missing) + len(comparison.extra)} "
+            f"of {comparison.rows} images: {'; '.join(problems)}. The image is not running "
+            "what ran here: check that the base image's torch and torchvision can run the "
+            "model as saved, and that the model folder and checkpoint were not changed since "
+            "the build", comparison,
+        )
+    return ImageSmokeResult(
+        image=image, exit_code=run.exit_code, logs_tail=run.logs_tail, predictions=target,
+        validation=validation, comparison=comparison, seconds=seconds,
+        img_per_s=_engine_rate(run.logs_tail),
+    )
