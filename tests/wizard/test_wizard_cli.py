@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import make_project
+from projects import make_answered_project
 from support import REPO
 
 from wizard.answers import load_answers
@@ -60,7 +60,7 @@ def test_check_reports_model_and_offline_findings(project: Path) -> None:
     result = wizard("check", "--answers", project / "answers.toml",
                     env={"DOCKER_HOST": "unix:///nonexistent/docker.sock"})
     assert result.returncode == 3, result.stderr
-    assert "loads into small" in result.stderr
+    assert "loads into tiny" in result.stderr
     assert "imports requests" in result.stderr
     assert "no Docker engine" in result.stderr
 
@@ -96,8 +96,9 @@ def test_help_everywhere() -> None:
 @pytest.mark.slow
 def test_run_until_push_on_real_docker(tmp_path: Path, docker_client, base_image: str,
                                        auth_registry) -> None:
-    project = make_project(tmp_path / "project", base_image=base_image,
-                           registry=auth_registry.host)
+    project = make_answered_project(tmp_path / "project", base_image=base_image,
+                                   registry=auth_registry.host, synapse_project_id="syn12345678",
+                                   repository="small-model")
     refused = wizard("run", "--answers", project / "answers.toml", "--until", "push",
                      "--username", auth_registry.user,
                      env={"SYNAPSE_AUTH_TOKEN": "wrong-token"})
@@ -119,4 +120,4 @@ def test_run_until_push_on_real_docker(tmp_path: Path, docker_client, base_image
     docker_client.login(auth_registry.user, auth_registry.password,
                         registry=auth_registry.host)
     pulled = docker_client.images.pull(entry["pinned_reference"])
-    assert pulled.labels["objectnet.model.class"] == "small"
+    assert pulled.labels["objectnet.model.class"] == "tiny"

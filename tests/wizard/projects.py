@@ -1,0 +1,78 @@
+"""Project folders as users have them, shared by the wizard's tests (a module with a unique
+name, so test files import it without going through any conftest)."""
+
+from __future__ import annotations
+
+import shutil
+import textwrap
+from pathlib import Path
+
+from support import REPO
+
+from wizard.answers import Answers, save_answers
+from wizard.samples import make_checkpoint
+
+TINY_MODEL = '''
+import torch.nn as nn
+
+
+class tiny(nn.Module):
+    """A small convnet with the 1000 ImageNet outputs: a model in seconds on a CPU."""
+
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.ReLU(),
+            nn.Conv2d(8, 16, 3, stride=2, padding=1), nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.fc = nn.Linear(16, 1000)
+
+    def forward(self, x):
+        # Spread the logits so that the top-5 are far from ties.
+        return self.fc(self.features(x)) * 8.0
+'''
+
+TINY_TRANSFORM = '''
+import torchvision.transforms as transforms
+
+
+class data_transform:
+    def getTransform(self):
+        return transforms.Compose([
+            transforms.Resize(72),
+            transforms.CenterCrop(64),
+            transforms.ToTensor(),
+            transforms.Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225]),
+        ])
+'''
+
+
+def make_project(root: Path, seed: int = 1) -> Path:
+    """A project folder as users have it: engine/ (copied from this checkout), model/ with a
+    tiny model and a 64-pixel transform, and a seeded random-weight checkpoint."""
+    shutil.copytree(REPO / "engine", root / "engine",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    model = root / "model"
+    model.mkdir()
+    (model / "model_description.py").write_text(textwrap.dedent(TINY_MODEL))
+    (model / "data_transform_description.py").write_text(textwrap.dedent(TINY_TRANSFORM))
+    make_checkpoint(model / "tiny.pth", model, "tiny", seed=seed)
+    return root
+
+
+def tiny_answers(base_image: str = "objectnet-wizard-test/torch:bookworm",
+                 registry: str = "127.0.0.1:5000", tag: str = "v1", **changes) -> Answers:
+    """Answers for the tiny project; mode 2 gives five distinct real ids per row, so the
+    comparison has something to compare."""
+    values = dict(model_class="tiny", checkpoint="tiny.pth", base_image=base_image,
+                  registry=registry, synapse_project_id="syn123", repository="wizard-e2e",
+                  tag=tag, workers=1, gpus=0, batch_size=16, convert_outputs_mode=2)
+    values.update(changes)
+    return Answers(**values)
+
+
+def make_answered_project(root: Path, **changes) -> Path:
+    """make_project plus an answers.toml for tiny_answers(**changes) in its root."""
+    make_project(root)
+    save_answers(tiny_answers(**changes), root / "answers.toml")
+    return root
