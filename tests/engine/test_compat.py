@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import subprocess
 import sys
+from pathlib import Path
 
 from support import REPO
 
@@ -14,7 +15,7 @@ ENGINE = REPO / "engine"
 
 def test_engine_needs_at_most_python_3_8() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "vermin", "--target=3.8-", "--violations", "--no-tips",
+        [str(Path(sys.executable).parent / "vermin"), "--target=3.8-", "--violations", "--no-tips",
          "--eval-annotations", "--backport", "dataclasses", str(ENGINE)],
         capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
