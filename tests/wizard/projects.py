@@ -4,47 +4,12 @@ name, so test files import it without going through any conftest)."""
 from __future__ import annotations
 
 import shutil
-import textwrap
 from pathlib import Path
 
-from support import REPO
+from support import REPO, write_plugin
 
 from wizard.answers import Answers, save_answers
 from wizard.samples import make_checkpoint
-
-TINY_MODEL = '''
-import torch.nn as nn
-
-
-class tiny(nn.Module):
-    """A small convnet with the 1000 ImageNet outputs: a model in seconds on a CPU."""
-
-    def __init__(self):
-        super().__init__()
-        self.features = nn.Sequential(
-            nn.Conv2d(3, 8, 3, stride=2, padding=1), nn.ReLU(),
-            nn.Conv2d(8, 16, 3, stride=2, padding=1), nn.ReLU(),
-            nn.AdaptiveAvgPool2d(1), nn.Flatten())
-        self.fc = nn.Linear(16, 1000)
-
-    def forward(self, x):
-        # Spread the logits so that the top-5 are far from ties.
-        return self.fc(self.features(x)) * 8.0
-'''
-
-TINY_TRANSFORM = '''
-import torchvision.transforms as transforms
-
-
-class data_transform:
-    def getTransform(self):
-        return transforms.Compose([
-            transforms.Resize(72),
-            transforms.CenterCrop(64),
-            transforms.ToTensor(),
-            transforms.Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225]),
-        ])
-'''
 
 
 def make_project(root: Path, seed: int = 1) -> Path:
@@ -52,10 +17,7 @@ def make_project(root: Path, seed: int = 1) -> Path:
     tiny model and a 64-pixel transform, and a seeded random-weight checkpoint."""
     shutil.copytree(REPO / "engine", root / "engine",
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    model = root / "model"
-    model.mkdir()
-    (model / "model_description.py").write_text(textwrap.dedent(TINY_MODEL))
-    (model / "data_transform_description.py").write_text(textwrap.dedent(TINY_TRANSFORM))
+    model = write_plugin(root / "model")
     make_checkpoint(model / "tiny.pth", model, "tiny", seed=seed)
     return root
 
