@@ -111,6 +111,11 @@ def relative_path(value: str, inside: str = "the project folder") -> str:
             "(Docker only sees files inside the build context)"
         )
     normal = posixpath.normpath(text)
+    if normal.startswith("~"):
+        # "./~" normalises to "~", which a shell (and a reader) takes for the home folder.
+        raise ValueError(
+            f"{show(text)} names a folder called ~, which reads as your home folder: rename it"
+        )
     if normal == ".":
         raise ValueError(f"{show(text)} is {inside} itself: name a file or folder inside it")
     if normal == ".." or normal.startswith("../"):

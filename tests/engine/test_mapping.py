@@ -2,24 +2,25 @@
 
 import hashlib
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+from support import REPO, anchors_dir
 
 from engine import mapping
 from engine.mapping import convert_top5
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = REPO
 
 
 def anchors_mappings() -> Path:
-    base = os.environ.get("OBJECTNET_ANCHORS")
-    root = Path(base) if base else REPO_ROOT.parent / "shared" / "anchors"
-    return root / "objectnet-mappings"
+    """The official mapping files: ../shared/anchors beside the checkout, or OBJECTNET_ANCHORS
+    (a path that does not exist makes the tests below skip)."""
+    return (anchors_dir() or Path(os.environ.get("OBJECTNET_ANCHORS", "/nonexistent"))) \
+        / "objectnet-mappings"
 
 
 needs_anchors = pytest.mark.skipif(

@@ -12,7 +12,7 @@ import torch
 from engine.mapping import convert_top5
 from engine.validate import load_answers, validate_file, validate_rows
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 KEYS = {"prediction_file_status", "prediction_file_errors", "accuracy", "top5_accuracy",
         "images_scored", "total_images"}
 ANSWERS = {"0a.png": 10, "0b.png": 20, "0c.png": 30, "0d.png": 40}
