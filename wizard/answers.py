@@ -441,6 +441,9 @@ def save_answers(answers: Answers | Mapping[str, Any], path: str | PathLike[str]
 @functools.cache
 def _adapter(name: str) -> TypeAdapter[Any]:
     field = Answers.model_fields[name]
+    # Python 3.11's Annotated needs at least one annotation; plain fields have none.
+    if not field.metadata:
+        return TypeAdapter(field.annotation)
     return TypeAdapter(Annotated[(field.annotation, *field.metadata)])
 
 

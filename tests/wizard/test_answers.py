@@ -427,3 +427,17 @@ def test_any_bytes_give_answers_or_one_line_problems(raw):
             assert len(error.lines) >= 1
             for line in error.lines:
                 assert line.startswith(f"{path}") and "\n" not in line and line.isprintable()
+
+
+def test_partial_answers_accept_fields_without_constraints() -> None:
+    """Plain fields (bool, Literal, optional int) validate one by one like constrained ones:
+    the TUI fills a draft field by field."""
+    from wizard.answers import validate_partial
+
+    partial = validate_partial({"softmax": True, "workers": 0, "precision": "fp32",
+                                "trust_checkpoint": False, "convert_outputs_mode": 2,
+                                "gpus": None})
+    for name in ("softmax", "workers", "precision", "trust_checkpoint",
+                 "convert_outputs_mode", "gpus"):
+        assert name not in partial.errors, partial.errors
+    assert "precision" in validate_partial({"precision": "fp64"}).errors
