@@ -1,0 +1,303 @@
+"""Step 2: the model folder, the class (discovered in model_description.py), the checkpoint
+(picked among the folder's files), and a background check that loads the checkpoint into
+the class, as the engine will, showing missing and unexpected keys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.timer import Timer
+from textual.widgets import Checkbox, Label, Select, Static
+from textual.worker import Worker, WorkerState
+
+from wizard.errors import WizardError
+from wizard.screens.base import StepScreen
+from wizard.screens.stage import error_text
+from wizard.widgets.field import Field
+from wizard.widgets.toggles import Tick
+
+NOT_CHECKPOINTS = {".py", ".pyc", ".txt", ".md", ".json", ".toml", ".yaml", ".yml", ".cfg"}
+SHOWN_KEYS = 4
+
+
+def checkpoint_candidates(model_dir: Path) -> list[str]:
+    """Files of the model folder (and one level below) that could be checkpoints, relative
+    to it: everything but code, text and hidden files."""
+    if not model_dir.is_dir():
+        return []
+    found = []
+    for path in sorted(model_dir.glob("*")) + sorted(model_dir.glob("*/*")):
+        relative = path.relative_to(model_dir)
+        if (path.is_file() and path.suffix.lower() not in NOT_CHECKPOINTS
+                and not any(part.startswith((".", "__")) for part in relative.parts)):
+            found.append(relative.as_posix())
+    return found
+
+
+def _keys(label: str, keys: list[str]) -> str:
+    more = f" and {len(keys) - SHOWN_KEYS} more" if len(keys) > SHOWN_KEYS else ""
+    return f"\n  {label}: " + ", ".join(keys[:SHOWN_KEYS]) + more
+
+
+class ModelScreen(StepScreen):
+    STEP = "model"
+    TITLE = "Your model"
+    INTRO = "The folder with model_description.py, the class to build and its checkpoint."
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._loading = False
+        self._check_key: tuple[Any, ...] | None = None
+        self.check_result: Any = None
+        self.classes: list[str] = []
+        self._dir_timer: Timer | None = None
+
+    def compose_body(self) -> ComposeResult:
+        yield Field("model_dir", "Model folder", value=self.answer("model_dir"),
+                    hint="inside the project folder; its .py files go into the image")
+        with Horizontal(classes="row"):
+            yield Label("Model class", classes="field-label")
+            yield Select([], prompt="(looking for classes…)", compact=True, id="model-class")
+        yield Static("", id="class-note", classes="note", markup=False)
+        with Horizontal(classes="row"):
+            yield Label("Checkpoint", classes="field-label")
+            yield Select([], prompt="(pick a file of the model folder)", compact=True,
+                         id="checkpoint")
+        yield Static("", id="checkpoint-note", classes="note", markup=False)
+        yield Tick("Trust a whole pickled model (loading it runs code from the file)",
+                       bool(self.answer("trust_checkpoint")), compact=True,
+                       id="trust-checkpoint")
+        yield Static("", id="model-check", markup=False)
+        yield Static("", id="offline", markup=False)
+
+    def refresh_from_draft(self) -> None:
+        self._loading = True
+        try:
+            self.query_one("#trust-checkpoint", Checkbox).value = \
+                bool(self.answer("trust_checkpoint"))
+            self._fill_checkpoints()
+            self._fill_classes(self.classes)
+        finally:
+            self._loading = False
+        self._discover()
+        self._start_check()
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _model_dir(self) -> Path | None:
+        field = self.query_one("#field-model_dir", Field)
+        if field.error() is not None or not self.answer("model_dir"):
+            return None
+        return self.wizard.project_root / self.answer("model_dir")
+
+    def _note(self, widget_id: str, text: str, *, error: bool = False) -> None:
+        note = self.query_one(f"#{widget_id}", Static)
+        note.update(f"✗ {text}" if error else text)
+        note.set_class(error, "-error")
+
+    def _fill_checkpoints(self) -> None:
+        select = self.query_one("#checkpoint", Select)
+        model_dir = self._model_dir()
+        files = checkpoint_candidates(model_dir) if model_dir else []
+        current = self.answer("checkpoint")
+        options = [(name, name) for name in files]
+        if current and current not in files:
+            options.insert(0, (f"{current} (missing)", current))
+        select.set_options(options)
+        select.value = current if current else Select.NULL
+        if model_dir and not files:
+            self._note("checkpoint-note", f"no checkpoint file in {self.answer('model_dir')}/: "
+                       "copy your .pth, .pt or .safetensors file there", error=True)
+
+    def _fill_classes(self, classes: list[str]) -> None:
+        select = self.query_one("#model-class", Select)
+        current = self.answer("model_class")
+        options = [(name, name) for name in classes]
+        if current and current not in classes:
+            options.insert(0, (f"{current} (not found)" if classes else current, current))
+        select.set_options(options)
+        select.value = current if current else Select.NULL
+
+    # -- discovery and the load check ----------------------------------------------------
+
+    def _discover(self) -> None:
+        model_dir = self._model_dir()
+        if model_dir is None:
+            return
+        self._note("class-note", "looking for classes in model_description.py…")
+        self._list_classes(model_dir)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="model-classes")
+    def _list_classes(self, model_dir: Path) -> tuple[Path, list[str], str | None]:
+        """(folder, classes, problem): model code that fails to import is a finding."""
+        from wizard.model_check import list_classes
+
+        try:
+            return model_dir, list_classes(model_dir), None
+        except Exception as error:
+            return model_dir, [], error_text(error)
+
+    def _start_check(self) -> None:
+        model_dir = self._model_dir()
+        model_class = self.answer("model_class")
+        checkpoint = self.answer("checkpoint")
+        trust = bool(self.answer("trust_checkpoint"))
+        key = (model_dir, model_class, checkpoint, trust)
+        if model_dir is None or not model_class or not checkpoint:
+            self._check_key = None
+            self.check_result = None
+            self.query_one("#model-check", Static).update("")
+            return
+        path = model_dir / checkpoint
+        if not path.is_file():
+            self._check_key = None
+            self.check_result = None
+            self._note("checkpoint-note", f"{self.answer('model_dir')}/{checkpoint} does not "
+                       "exist: pick a file of the model folder", error=True)
+            self.query_one("#model-check", Static).update("")
+            return
+        if key == self._check_key:
+            return
+        self._check_key = key
+        self.check_result = None
+        self.query_one("#model-check", Static).update(
+            Text(f"… loading {checkpoint} into {model_class}", style="dim"))
+        self._check(key)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="model-check")
+    def _check(self, key: tuple[Any, ...]) -> tuple[tuple[Any, ...], Any, str, list[Any]]:
+        from wizard import offline
+        from wizard.checkpoint_info import describe, inspect
+        from wizard.model_check import check_model
+
+        model_dir, model_class, checkpoint, trust = key
+        path = model_dir / checkpoint
+        try:
+            info = describe(inspect(path, with_sha256=False))
+        except WizardError as error:  # unreadable: check_model says why, next to the field
+            info = str(error)
+        result = check_model(model_dir, model_class, path, trust)
+        return key, result, info, offline.scan(model_dir)
+
+    @on(Worker.StateChanged)
+    def _worker_done(self, event: Worker.StateChanged) -> None:
+        worker = event.worker
+        if event.state not in (WorkerState.SUCCESS, WorkerState.ERROR):
+            return
+        if worker.group == "model-classes":
+            model_dir, classes, problem = (None, [], error_text(worker.error)) \
+                if event.state == WorkerState.ERROR else worker.result
+            if problem is not None:
+                self.classes = []
+                self._note("class-note", self.wizard.short(problem), error=True)
+            else:
+                if model_dir != self._model_dir():
+                    return
+                self.classes = classes
+                self._loading = True
+                self._fill_classes(classes)
+                self._loading = False
+                select = self.query_one("#model-class", Select)
+                select.prompt = f"(pick one of {len(classes)})" if classes else "(none found)"
+                self._note("class-note", f"{len(classes)} class(es) in model_description.py"
+                           if classes else "model_description.py defines no nn.Module class",
+                           error=not classes)
+        elif worker.group == "model-check":
+            if event.state == WorkerState.ERROR:
+                self.check_result = None
+                self._show_check(error_text(worker.error), ok=False)
+                return
+            key, result, info, findings = worker.result
+            if key != self._check_key:
+                return
+            self.check_result = result
+            self._note("checkpoint-note", self.wizard.short(info))
+            text = result.message
+            if not result.ok:
+                if result.missing:
+                    text += _keys("missing", result.missing)
+                if result.unexpected:
+                    text += _keys("unexpected", result.unexpected)
+                if result.shapes:
+                    text += _keys("other shape", result.shapes)
+                text += "\n→ pick the class the checkpoint was trained with, or re-export it"
+            self._show_check(text, ok=result.ok)
+            if findings:
+                lines = [f"! {f.path.name}:{f.line}: {f.what}: {f.fix}" for f in findings[:3]]
+                offline = "Not offline-ready (the challenge has no network):\n" + "\n".join(lines)
+            else:
+                offline = "✓ offline-ready: no downloads found in the model code"
+            self.query_one("#offline", Static).update(offline)
+
+    def _show_check(self, text: str, *, ok: bool) -> None:
+        check = self.query_one("#model-check", Static)
+        check.update(("✓ " if ok else "✗ ") + self.wizard.short(text))
+        check.set_class(not ok, "-error")
+        check.set_class(ok, "-ok")
+
+    # -- edits -----------------------------------------------------------------------------
+
+    def answer_changed(self, name: str) -> None:
+        if self._dir_timer is not None:
+            self._dir_timer.stop()
+        self._dir_timer = self.set_timer(0.3, self._after_model_dir)
+
+    def _after_model_dir(self) -> None:
+        self._loading = True
+        self._fill_checkpoints()
+        self._loading = False
+        self._discover()
+        self._start_check()
+
+    @on(Select.Changed, "#model-class")
+    def _class_changed(self, event: Select.Changed) -> None:
+        if self._loading:
+            return
+        self.wizard.set_answer("model_class", None if event.value is Select.NULL
+                               else event.value)
+        self._note("class-note", "")
+        self.set_status("")
+        self._start_check()
+
+    @on(Select.Changed, "#checkpoint")
+    def _checkpoint_changed(self, event: Select.Changed) -> None:
+        if self._loading:
+            return
+        self.wizard.set_answer("checkpoint", None if event.value is Select.NULL
+                               else event.value)
+        self._note("checkpoint-note", "")
+        self.set_status("")
+        self._start_check()
+
+    @on(Checkbox.Changed, "#trust-checkpoint")
+    def _trust_changed(self, event: Checkbox.Changed) -> None:
+        if self._loading:
+            return
+        self.wizard.set_answer("trust_checkpoint", event.value)
+        self._start_check()
+
+    def commit(self) -> bool:
+        if not super().commit():
+            return False
+        problems = []
+        if not self.answer("model_class"):
+            self._note("class-note", "required: pick the class to build", error=True)
+            problems.append("#model-class")
+        path = self._model_dir() / self.answer("checkpoint") if self.answer("checkpoint") \
+            else None
+        if path is None:
+            self._note("checkpoint-note", "required: pick the checkpoint file", error=True)
+            problems.append("#checkpoint")
+        elif not path.is_file() or (self.check_result is not None
+                                    and not self.check_result.ok):
+            problems.append("#checkpoint")
+        if problems:
+            self.query_one(problems[0]).focus()
+            self.set_status("✗ fix the model step to go on", error=True)
+            return False
+        return True

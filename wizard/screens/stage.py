@@ -1,0 +1,197 @@
+"""Screens that run a pipeline stage (review, smoke runs, build, push).
+
+The stage runs in a thread worker (the pipeline is blocking code). Its events reach the
+screen through an EventRelay: the worker thread appends each event to a list and posts one
+PipelineEvents message when the list was empty; the screen drains the whole list when the
+message arrives. Lines that arrive while the UI is busy are thus written in one batch, in
+order, and the UI never sees one message per log line.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.message import Message
+from textual.message_pump import MessagePump
+from textual.widgets import Static
+from textual.worker import Worker, WorkerState
+
+from wizard.errors import WizardError
+from wizard.screens.base import StepScreen
+from wizard.widgets.log_view import LogView
+
+STAGE_GROUP = "pipeline"
+"""Worker group of every pipeline stage: one stage runs at a time across all screens."""
+
+
+class PipelineEvents(Message):
+    """Events are waiting in the relay: drain them."""
+
+
+class EventRelay:
+    """Called by the pipeline from the worker thread; collects events for `target`."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: list[Any] = []
+        self.target: MessagePump | None = None
+
+    def __call__(self, event: Any) -> None:
+        with self._lock:
+            self._pending.append(event)
+            wake = len(self._pending) == 1
+            target = self.target
+        if wake and target is not None:
+            target.post_message(PipelineEvents())
+
+    def drain(self) -> list[Any]:
+        with self._lock:
+            events, self._pending = self._pending, []
+        return events
+
+
+def error_text(error: BaseException) -> str:
+    """A failure in words: the wizard's own errors are ready to show; anything else is a
+    bug or an unwrapped library error, shown on one line with its type, never a traceback."""
+    if isinstance(error, WizardError):
+        return str(error)
+    from engine.errors import EngineError
+
+    if isinstance(error, EngineError):
+        return str(error)
+    if isinstance(error, ImportError):
+        return (f"a module is missing: {error}: install the wizard's dependencies with "
+                "pip install -e '.[wizard]'")
+    return f"unexpected {type(error).__name__}: {error}"
+
+
+def result_text(result: Any, summary: str, short: Callable[[str], str]) -> str:
+    """A stage's result for the screen: its own lines() where it has them (the smoke runs:
+    speed, estimate, verdict), else the pipeline's summary line."""
+    lines = getattr(result, "lines", None)
+    if callable(lines):
+        return "\n".join(short(line) for line in lines())
+    return summary or short(str(result))
+
+
+class StageScreen(StepScreen):
+    """A step that runs pipeline stages. Subclasses call start(stage_name, call) and handle
+    the events (handle_events) and the outcome (stage_done / stage_failed)."""
+
+    STAGE: ClassVar[str] = ""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.running = False
+        self.last_error: str | None = None
+        self.warnings: list[str] = []
+        self.summary = ""
+        """The pipeline's one-line summary of the last finished stage."""
+
+    def start(self, label: str, call: Callable[[], Any]) -> bool:
+        """Run `call` (which uses the app's pipeline) in a worker; refuse when another
+        stage is running, since the pipeline holds one run's state."""
+        running = self.wizard.running_stage()
+        if running is not None:
+            self.set_status(f"✗ wait: {running} is still running", error=True)
+            return False
+        self.wizard.relay.drain()
+        self.wizard.relay.target = self
+        self.wizard.running_label = label
+        self.running = True
+        self.last_error = None
+        self.warnings = []
+        self.summary = ""
+        self._run(call)
+        return True
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group=STAGE_GROUP)
+    def _run(self, call: Callable[[], Any]) -> Any:
+        return call()
+
+    @on(PipelineEvents)
+    def _events(self) -> None:
+        events = self.wizard.relay.drain()
+        if events:
+            self.handle_events(events)
+
+    @on(Worker.StateChanged)
+    def _state(self, event: Worker.StateChanged) -> None:
+        if event.worker.group != STAGE_GROUP:
+            return
+        state = event.state
+        if state not in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
+            return
+        self.running = False
+        self.wizard.running_label = None
+        self._events()  # whatever the thread emitted last
+        if state == WorkerState.SUCCESS:
+            self.stage_done(event.worker.result)
+        else:
+            error = event.worker.error
+            self.last_error = error_text(error) if error else "cancelled"
+            self.stage_failed(self.last_error, error)
+        self.wizard.stage_finished(self)
+
+    def ready_pipeline(self):
+        """The app's pipeline, or None after saying on this step which earlier step is
+        not complete yet."""
+        pipeline = self.wizard.pipeline()
+        if pipeline is None:
+            from wizard.answers import first_invalid_step
+
+            errors = self.wizard.partial().errors
+            step = first_invalid_step(self.wizard.draft) or "model"
+            first = next(iter(errors.values()), "")
+            self.show_outcome(f"✗ the {step} step is not complete: {first}. Press ctrl+b to "
+                              "go back, or fix it there.", error=True)
+        return pipeline
+
+    # -- for subclasses ------------------------------------------------------------------
+
+    def handle_events(self, events: list[Any]) -> None:
+        """Show pipeline events: runs of Log lines go to the log view in one write."""
+        from wizard import pipeline
+
+        lines: list[str] = []
+        for event in events:
+            if isinstance(event, pipeline.Log):
+                lines.append(self.wizard.short(event.line))
+            elif isinstance(event, pipeline.StageStarted):
+                lines.append(f"── {event.title}")
+            elif isinstance(event, pipeline.StageFinished):
+                self.summary = self.wizard.short(event.summary)
+                lines.append(f"✓ {event.stage}: {self.summary}")
+            elif isinstance(event, pipeline.StageSkipped):
+                lines.append(f"- {event.stage} skipped: {event.reason}")
+            elif isinstance(event, pipeline.Warning_):
+                lines.append(f"! {self.wizard.short(event.text)}")
+                self.warnings.append(self.wizard.short(event.text))
+            elif isinstance(event, pipeline.Progress):
+                self.progress(event.done, event.total)
+        if lines:
+            self.write_log(lines)
+
+    def write_log(self, lines: list[str]) -> None:
+        for log in self.query(LogView):
+            log.add_lines(lines)
+
+    def progress(self, done: int, total: int) -> None:
+        """A Progress event (the smoke runs)."""
+
+    def stage_done(self, result: Any) -> None:
+        """The stage finished."""
+
+    def stage_failed(self, message: str, error: BaseException | None) -> None:
+        """The stage raised: show `message` on this step."""
+        self.show_outcome(f"✗ {message}", error=True)
+
+    def show_outcome(self, text: str, *, error: bool = False) -> None:
+        """The result line of the step (`#stage-outcome`, which every stage screen has)."""
+        outcome = self.query_one("#stage-outcome", Static)
+        outcome.update(text)
+        outcome.set_class(error, "-error")
+        outcome.set_class(not error and bool(text), "-ok")
