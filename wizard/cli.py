@@ -117,9 +117,9 @@ def _printer(event) -> None:
 
 
 def _exit_code(error: WizardError) -> int:
-    from wizard import docker_ops
+    from wizard.docker_events import BaseImageMissingError, DockerUnavailableError
 
-    environment = (docker_ops.DockerUnavailableError, docker_ops.BaseImageMissingError)
+    environment = (DockerUnavailableError, BaseImageMissingError)
     return EXIT_ENVIRONMENT if isinstance(error, environment) else EXIT_FAILED
 
 
