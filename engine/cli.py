@@ -103,12 +103,22 @@ def build_parser() -> argparse.ArgumentParser:
                         "some predictions, see --compare-precision)")
     parser.add_argument("--compile", action="store_true",
                         help="torch.compile the model (torch 2.0+; slower start, faster batches)")
+    parser.add_argument("--compare-precision", action="store_true",
+                        help="instead of predicting, run a sample of the images in fp32 and "
+                        "with the chosen --precision/--compile, print how often their top-1 "
+                        "and top-5 agree and the speed of each, and exit without writing "
+                        "predictions")
+    parser.add_argument("--compare-sample", type=_positive, default=500, metavar="N",
+                        help="images for --compare-precision, evenly spread (default: 500)")
     parser.add_argument("--version", action="version", version="%(prog)s " + __version__)
     return parser
 
 
 def config_from_args(argv: Optional[List[str]] = None) -> Config:
-    args = build_parser().parse_args(argv)
+    return _config(build_parser().parse_args(argv))
+
+
+def _config(args: argparse.Namespace) -> Config:
     return Config(
         images_dir=args.images_dir,
         output_file=args.output_file,
@@ -129,13 +139,23 @@ def config_from_args(argv: Optional[List[str]] = None) -> Config:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    config = config_from_args(argv)
+    args = build_parser().parse_args(argv)
+    config = _config(args)
     # Imported here so --help answers without loading torch.
     from engine.report import make_reporter
     from engine.run import run
 
     reporter = make_reporter(sys.stderr)
     try:
+        if args.compare_precision:
+            from engine.precision import compare
+
+            agreement = compare(config, args.compare_sample, on_progress=reporter.progress)
+            reporter.close()
+            for line in agreement.lines():
+                print(line)
+            print("no predictions were written: run without --compare-precision to predict")
+            return EXIT_OK
         summary = run(config, on_progress=reporter.progress, log=reporter.log)
     except EngineError as error:
         reporter.close()

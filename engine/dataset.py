@@ -1,5 +1,8 @@
 """The image dataset and its collate function: decode + transform in loader workers, and
-carry unreadable images through as failures instead of exceptions."""
+carry unreadable images through as failures instead of exceptions.
+
+The transform is either the user's whole transform (float CxHxW tensors) or, for the standard
+one, its geometric half (uint8 HxWx3 pixels; see engine.fastpath)."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from pathlib import Path
 from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 import torch
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, get_worker_info
 
 from engine.images import UnreadableImage, load_rgb
 
@@ -50,8 +53,19 @@ def collate(items: List[Item]) -> Batch:
     seconds = sum(s for _, _, _, s in items)
     if good:
         indices = torch.tensor([i for i, _ in good], dtype=torch.long)
-        images = torch.stack([t for _, t in good])
+        images = _stack([t for _, t in good])
     else:
         indices = torch.empty(0, dtype=torch.long)
         images = torch.empty(0)
     return indices, images, failures, seconds
+
+
+def _stack(tensors: List[torch.Tensor]) -> torch.Tensor:
+    """One batch tensor. In a loader worker it is built in shared memory, so handing it to the
+    main process copies nothing (otherwise the queue would copy the whole batch into shared
+    memory once more), as torch's own default_collate does."""
+    if get_worker_info() is None:
+        return torch.stack(tensors)
+    first = tensors[0]
+    out = torch.empty(len(tensors), *first.shape, dtype=first.dtype).share_memory_()
+    return torch.stack(tensors, out=out)

@@ -14,6 +14,20 @@ from engine.errors import ConfigError
 
 DTYPES = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
+# On the CPU, a channels_last convnet runs on slices of this many images: a small slice's
+# activations stay in cache between layers, where a 96-image batch streams hundreds of MB
+# through memory per layer (ResNet-50 on 2 cores, over 48-image batches: 1.2x the img/s in
+# fp32, 1.35x in bf16; in the default layout small slices are slower, so not there). Images
+# are independent in eval mode: slicing changes no prediction (bench/speed.py checks rows).
+CPU_FORWARD_CHUNK = 8
+
+# Loader workers hand over batches of at most this many images. A loader batch is decoded by
+# one worker, so small ones keep every worker busy from the start: with 96-image batches, 480
+# large PNGs make 5 batches, which 5 of 16 workers decode while the others idle (the demo's
+# 20 img/s), and the model waits for a whole first batch. The main process gathers them into
+# --batch_size model batches (engine.predict).
+LOADER_BATCH = 16
+
 
 @dataclass(frozen=True)
 class Placement:
@@ -73,7 +87,34 @@ def prepare(model: nn.Module, config: Config, placement: Placement) -> nn.Module
     if uses_channels_last(model, config):
         model.to(memory_format=torch.channels_last)
     if config.compile:
-        model = torch.compile(model)
+        model = compat.compile_for_inference(model)
     if placement.gpus > 1:
         model = nn.DataParallel(model, device_ids=list(range(placement.gpus)))
     return model
+
+
+def forward_chunk(placement: Placement, channels_last: bool) -> Optional[int]:
+    """Images per forward call: CPU_FORWARD_CHUNK for channels_last models on the CPU, else
+    the whole batch."""
+    return CPU_FORWARD_CHUNK if placement.kind == "cpu" and channels_last else None
+
+
+def loader_batch(config: Config, images: int, workers: int) -> int:
+    """Images per loader batch: LOADER_BATCH, smaller when that leaves a worker without a
+    batch, never above the model batch."""
+    per_worker = -(-images // max(workers, 1))  # ceiling
+    return max(1, min(LOADER_BATCH, config.batch_size, per_worker))
+
+
+def loader_workers(config: Config, images: int) -> int:
+    """Loader worker processes: as asked, else one per core, never more than images. On a GPU
+    machine decoding is the bound, so every core decodes; on the CPU the model's threads
+    already use every core, and one worker or two (or two at low priority) measured the same
+    within noise on 2 cores, so the rule stays one per core."""
+    wanted = config.workers if config.workers is not None else config.resolved_workers()
+    return max(0, min(wanted, images))
+
+
+def eager(model: nn.Module) -> nn.Module:
+    """The module under torch.compile's wrapper (for one-off calls that should not compile)."""
+    return getattr(model, "_orig_mod", model)

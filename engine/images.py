@@ -101,16 +101,22 @@ def _check_pixels(width: int, height: int) -> None:
         )
 
 
-def _decode_with_pyspng(data: bytes) -> Image.Image:
-    array = pyspng.load(data)
-    if array.ndim == 2:
-        array = array[:, :, None]
-    channels = array.shape[2]
-    if channels == 4:
-        array = np.ascontiguousarray(array[:, :, :3])
-    elif channels != 3:
-        raise ValueError("unexpected channel count %d" % channels)
-    return Image.fromarray(array, "RGB")
+def _check_border(width: int, height: int, border: int) -> None:
+    if width <= 2 * border or height <= 2 * border:
+        raise UnreadableImage(
+            "%dx%d is too small to crop a %d-pixel border" % (width, height, border)
+        )
+
+
+def _decode_with_pyspng(data: bytes, border: int) -> Image.Image:
+    """8-bit RGB(A) PNG -> RGB with the border cropped, in two copies (libspng writes RGB
+    directly, dropping alpha as convert("RGB") does; Pillow copies the cropped view once)."""
+    array = pyspng.load(data, "RGB")
+    height, width = array.shape[:2]
+    _check_border(width, height, border)
+    if border:
+        array = array[border:height - border, border:width - border]
+    return Image.fromarray(np.ascontiguousarray(array), "RGB")
 
 
 def load_rgb(path: Path, border: int = 2, decoder: str = "auto") -> Image.Image:
@@ -123,23 +129,20 @@ def load_rgb(path: Path, border: int = 2, decoder: str = "auto") -> Image.Image:
     if not data:
         raise UnreadableImage("the file is empty (0 bytes)")
     header = _png_header(data)
-    image = None
     if header is not None:
         width, height, depth, colour = header
         _check_pixels(width, height)
         # Colour types 2 (RGB) and 6 (RGBA) at 8 bits: pyspng gives exactly Pillow's pixels.
         if decoder == "auto" and pyspng is not None and depth == 8 and colour in (2, 6):
             try:
-                image = _decode_with_pyspng(data)
+                return _decode_with_pyspng(data, border)
+            except UnreadableImage:
+                raise
             except Exception as error:
                 raise UnreadableImage("not a valid PNG (%s)" % error) from None
-    if image is None:
-        image = _decode_with_pil(data)
+    image = _decode_with_pil(data)
     width, height = image.size
-    if width <= 2 * border or height <= 2 * border:
-        raise UnreadableImage(
-            "%dx%d is too small to crop a %d-pixel border" % (width, height, border)
-        )
+    _check_border(width, height, border)
     if border:
         image = image.crop((border, border, width - border, height - border))
     return image

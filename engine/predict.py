@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, List, Sequence, Tuple
+from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -14,9 +14,19 @@ from torch.utils.data import DataLoader
 from engine import compat, mapping
 from engine.config import Config
 from engine.dataset import ImageDataset, collate
-from engine.devices import DTYPES, Placement
+from engine.devices import (
+    DTYPES,
+    Placement,
+    forward_chunk,
+    loader_batch,
+    loader_workers,
+)
+from engine.errors import ModelError
+from engine.fastpath import Normaliser
 
-PREFETCH_BATCHES = 4
+# Batches each loader worker keeps ready. Two is torch's default and enough: with several
+# workers the queue holds workers x 2 batches, and more would only hold shared memory.
+PREFETCH_BATCHES = 2
 
 # (index into the shard, ObjectNet ids, confidences, reason if unreadable else None)
 Row = Tuple[int, List[int], List[float], Any]
@@ -45,37 +55,88 @@ def model_outputs(output: Any) -> torch.Tensor:
 
 
 class Predictor:
-    """Runs one batch of images through the model and turns outputs into top-5 rows."""
+    """Runs one batch of images through the model and turns outputs into top-5 rows.
+
+    Batches arrive either as float NxCxHxW tensors (the user's transform ran whole) or as
+    uint8 NxHxWx3 pixels that `normaliser` turns into exactly those floats on the device.
+    """
 
     def __init__(self, model: nn.Module, config: Config, placement: Placement,
-                 channels_last: bool) -> None:
+                 channels_last: bool, normaliser: Optional[Normaliser] = None) -> None:
         self.model = model
         self.config = config
         self.placement = placement
         self.channels_last = channels_last
+        self.normaliser = normaliser
         self.dtype = DTYPES[config.precision]
+        self.chunk = forward_chunk(placement, channels_last) or config.batch_size * max(
+            placement.gpus, 1)
+        """Images per model call: --batch_size per GPU, or the CPU's slice. Loader batches
+        (smaller, see devices.LOADER_BATCH) are gathered up to it; a larger batch is sliced."""
+        # A compiled model is specialised to one input shape: every call gets exactly `chunk`
+        # images (the last slice is padded), so it compiles once, during warm_up().
+        self.pad = config.compile
 
-    def scores(self, images: torch.Tensor) -> torch.Tensor:
-        device = self.placement.device
-        images = images.to(device, non_blocking=True)
+    def to_device(self, images: torch.Tensor) -> torch.Tensor:
+        """Start moving a loader batch to the device (asynchronous from pinned memory)."""
+        return images.to(self.placement.device, non_blocking=True)
+
+    def inputs(self, images: torch.Tensor) -> torch.Tensor:
+        """The batch on the device, as the model's float input in its memory format."""
+        images = images.to(self.placement.device, non_blocking=True)
+        if images.dtype == torch.uint8 and self.normaliser is not None:
+            return self.normaliser(images)
         if self.channels_last and images.dim() == 4:
             images = images.contiguous(memory_format=torch.channels_last)
-        with compat.inference_context(), compat.autocast(device.type, self.dtype):
-            logits = model_outputs(self.model(images))
-        logits = logits.float()
-        return torch.softmax(logits, dim=1) if self.config.softmax else logits
+        return images
+
+    def scores(self, images: torch.Tensor) -> torch.Tensor:
+        with compat.inference_context():
+            images = self.inputs(images)
+            with compat.autocast(self.placement.device.type, self.dtype):
+                logits = torch.cat([self._forward(part) for part in images.split(self.chunk)])
+            return torch.softmax(logits, dim=1) if self.config.softmax else logits
+
+    def _forward(self, images: torch.Tensor) -> torch.Tensor:
+        count = images.shape[0]
+        if self.pad and count < self.chunk:
+            filler = images[-1:].expand(self.chunk - count, *images.shape[1:])
+            images = torch.cat([images, filler])
+            if self.channels_last:
+                images = images.contiguous(memory_format=torch.channels_last)
+        return model_outputs(self.model(images))[:count].float()
+
+    def warm_up(self, image_shape: Sequence[int]) -> None:
+        """One forward pass on a synthetic slice, so torch.compile compiles before any image
+        is read, and a model it cannot compile fails with a clear error right away."""
+        if self.normaliser is not None:
+            channels, height, width = image_shape
+            batch = torch.zeros((self.chunk, height, width, channels), dtype=torch.uint8)
+        else:
+            batch = torch.zeros(self.chunk, *image_shape)
+        try:
+            self.top5_tensors(batch)[0].tolist()
+        except Exception as error:
+            lines = str(error).strip().splitlines()
+            raise ModelError("--compile: torch.compile failed on this model (%s: %s); run "
+                             "without --compile" % (type(error).__name__,
+                                                    lines[0] if lines else "")) from None
+
+    def top5_tensors(self, images: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """(ids, confidences) still on the device: on a GPU this returns before they exist."""
+        with compat.inference_context():
+            return mapping.convert_top5(self.scores(images), self.config.convert_outputs_mode)
 
     def top5(self, images: torch.Tensor) -> Tuple[List[List[int]], List[List[float]]]:
-        ids, confidences = mapping.convert_top5(self.scores(images),
-                                                self.config.convert_outputs_mode)
+        ids, confidences = self.top5_tensors(images)
         return ids.tolist(), confidences.tolist()
 
 
 def make_loader(dataset: ImageDataset, config: Config, placement: Placement) -> DataLoader:
-    workers = min(config.resolved_workers(), max(len(dataset), 1))
+    workers = loader_workers(config, len(dataset))
     return DataLoader(
         dataset,
-        batch_size=config.batch_size * max(placement.gpus, 1),
+        batch_size=loader_batch(config, len(dataset), workers),
         shuffle=False,
         num_workers=workers,
         collate_fn=collate,
@@ -84,27 +145,78 @@ def make_loader(dataset: ImageDataset, config: Config, placement: Placement) -> 
     )
 
 
+# A model batch in flight: (dataset indices, (ids, confidences) on the device or None,
+# the unreadable images among them)
+Pending = Tuple[torch.Tensor, Any, List[Tuple[int, str]]]
+
+
 def predict(predictor: Predictor, dataset: ImageDataset, timing: Timing,
             on_batch: Callable[[int], None] = lambda n: None) -> Iterator[Row]:
-    """Rows for every image of `dataset`, in dataset order; unreadable images included."""
+    """Rows for every image of `dataset`, in dataset order; unreadable images included.
+
+    Loader batches move to the device as they arrive and are gathered into model batches.
+    One model batch stays in flight: batch k+1 is queued on the device before batch k's rows
+    are read back, so a GPU never idles while Python formats rows or waits for the loader.
+    """
     loader = make_loader(dataset, predictor.config, predictor.placement)
+    gathered: List[Tuple[torch.Tensor, Optional[torch.Tensor], List[Tuple[int, str]]]] = []
+    count = 0
+    pending: Optional[Pending] = None
     waited = time.perf_counter()
     for indices, images, failures, seconds in loader:
         started = time.perf_counter()
         timing.wait_s += started - waited
         timing.decode_s += seconds
+        gathered.append((indices, predictor.to_device(images) if indices.numel() else None,
+                         failures))
+        count += indices.numel()
         rows: List[Row] = []
-        if indices.numel():
-            ids, confidences = predictor.top5(images)
-            rows.extend((i, d, c, None) for i, d, c in zip(indices.tolist(), ids, confidences))
-        for index, reason in failures:
-            timing.unreadable.append((index, reason))
-            rows.append((index, [], [], reason))
-        rows.sort(key=lambda row: row[0])
+        if count >= predictor.chunk:
+            launched = _launch(predictor, gathered)
+            gathered, count = [], 0
+            rows = _rows(pending, timing) if pending is not None else []
+            pending = launched
         timing.model_s += time.perf_counter() - started
-        yield from rows
-        on_batch(len(rows))
+        if rows:
+            yield from rows
+            on_batch(len(rows))
         waited = time.perf_counter()
+    started = time.perf_counter()
+    last = _launch(predictor, gathered) if gathered else None
+    for finished in (pending, last):
+        if finished is not None:
+            rows = _rows(finished, timing)
+            timing.model_s += time.perf_counter() - started
+            yield from rows
+            on_batch(len(rows))
+            started = time.perf_counter()
+
+
+def _launch(predictor: Predictor, gathered: List[Tuple[torch.Tensor, Optional[torch.Tensor],
+                                                        List[Tuple[int, str]]]]) -> Pending:
+    """Queue one model batch made of the gathered loader batches."""
+    parts = [(indices, images) for indices, images, _ in gathered if images is not None]
+    failures = [failure for _, _, batch_failures in gathered for failure in batch_failures]
+    if not parts:
+        return torch.empty(0, dtype=torch.long), None, failures
+    indices = torch.cat([i for i, _ in parts]) if len(parts) > 1 else parts[0][0]
+    images = torch.cat([x for _, x in parts]) if len(parts) > 1 else parts[0][1]
+    return indices, predictor.top5_tensors(images), failures
+
+
+def _rows(pending: Pending, timing: Timing) -> List[Row]:
+    """A finished batch's rows in index order (reading them back waits for the device)."""
+    indices, result, failures = pending
+    rows: List[Row] = []
+    if result is not None:
+        ids, confidences = result
+        rows.extend((i, d, c, None) for i, d, c in zip(indices.tolist(), ids.tolist(),
+                                                        confidences.tolist()))
+    for index, reason in failures:
+        timing.unreadable.append((index, reason))
+        rows.append((index, [], [], reason))
+    rows.sort(key=lambda row: row[0])
+    return rows
 
 
 def sample_indices(count: int, wanted: int) -> Sequence[int]:

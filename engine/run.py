@@ -11,7 +11,7 @@ from typing import Callable, List, Optional, Tuple
 import torch
 from PIL import Image
 
-from engine import checkpoint, devices, distributed, mapping, plugin
+from engine import checkpoint, devices, distributed, fastpath, mapping, plugin
 from engine.config import Config
 from engine.dataset import ImageDataset
 from engine.errors import ConfigError, ModelError, OutputError
@@ -76,7 +76,7 @@ def check_output(config: Config) -> None:
         raise ConfigError(str(error)) from None
 
 
-def preflight(predictor: Predictor, transform: Callable, config: Config) -> None:
+def preflight(predictor: Predictor, transform: Callable, config: Config) -> Tuple[int, ...]:
     """Run the transform and the model on a stand-in image, so a broken transform, a model
     that fails on real input sizes, or a wrong output count is reported before any image."""
     stand_in = Image.new("RGB", PREFLIGHT_SIZE, (124, 116, 104))
@@ -93,7 +93,7 @@ def preflight(predictor: Predictor, transform: Callable, config: Config) -> None
                             else "shape %s" % list(tensor.shape)))
     try:
         with torch.no_grad():
-            scores = model_outputs(predictor.model(tensor.unsqueeze(0).to(
+            scores = model_outputs(devices.eager(predictor.model)(tensor.unsqueeze(0).to(
                 predictor.placement.device)))
     except Exception as error:
         raise ModelError("model %s fails on a transformed image of shape %s: %s: %s"
@@ -106,6 +106,7 @@ def preflight(predictor: Predictor, transform: Callable, config: Config) -> None
         mapping.check_output_count(scores.shape[1], config.convert_outputs_mode)
     except ValueError as error:
         raise ConfigError(str(error)) from None
+    return tuple(tensor.shape)
 
 
 def run(config: Config, on_progress: Optional[ProgressCallback] = None,
@@ -124,21 +125,27 @@ def run(config: Config, on_progress: Optional[ProgressCallback] = None,
     model = checkpoint.load_into(model, config.checkpoint, trust=config.trust_checkpoint)
     channels_last = devices.uses_channels_last(model, config)
     model = devices.prepare(model, config, placement)
-    predictor = Predictor(model, config, placement, channels_last)
-    preflight(predictor, transform, config)
+    loader_transform, normaliser = fastpath.plan(transform, placement.device, channels_last,
+                                                 config.fastpath, PREFLIGHT_SIZE)
+    predictor = Predictor(model, config, placement, channels_last, normaliser)
+    image_shape = preflight(predictor, transform, config)
+    if config.compile:
+        predictor.warm_up(image_shape)
     distributed.start(shard, placement.kind == "cuda")
     try:
         mine = paths[shard.rank::shard.world]
-        workers = min(config.resolved_workers(), len(mine))
-        say("predicting %d images on %s (batch %d, %d loader workers, %s%s)"
+        workers = devices.loader_workers(config, len(mine))
+        say("predicting %d images on %s (batch %d, %d loader workers, %s%s%s)"
             % (len(paths), _device_name(placement), config.batch_size, workers,
-               config.precision, ", %d ranks" % shard.world if shard.active else ""))
+               config.precision, ", uint8 pixels normalised on the device" if normaliser else "",
+               ", %d ranks" % shard.world if shard.active else ""))
         startup = time.perf_counter() - started
         timing = Timing()
         target = config.output_file
         if shard.active:
             target = target.parent / (".%s.rank%d" % (target.name, shard.rank))
-        _write(predictor, ImageDataset(mine, transform, config.border, config.decoder), target,
+        _write(predictor, ImageDataset(mine, loader_transform, config.border, config.decoder),
+               target,
                timing, len(paths) if not shard.active else len(mine), on_progress, say)
         unreadable = [(mine[i].name, reason) for i, reason in timing.unreadable]
         if shard.active:
