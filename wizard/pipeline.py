@@ -176,8 +176,27 @@ class Pipeline:
             on_progress=lambda done, total: self.emit(Progress("smoke", done, total)),
             project_root=self.root, log=self._log("smoke"))
         self.state.local_smoke = result
-        self.emit(StageFinished("smoke", "\n".join(result.lines())))
+        lines = result.lines()
+        if self.answers.precision != "fp32":
+            lines += self._precision_agreement(result.images_dir)
+        self.emit(StageFinished("smoke", "\n".join(lines)))
         return result
+
+    def _precision_agreement(self, images_dir: Path) -> list[str]:
+        """How much the chosen bf16/fp16 changes predictions on the smoke images: the number
+        a user needs before trading exactness for speed."""
+        from engine.errors import EngineError
+        from engine.precision import compare
+        from wizard.smoke import engine_config
+
+        config = engine_config(self.answers, self.root, images_dir, self.work / "unused.csv")
+        try:
+            agreement = compare(config)
+        except EngineError as error:
+            self.emit(Warning_("smoke", f"could not compare {self.answers.precision} with "
+                               f"fp32 here: {error}"))
+            return []
+        return agreement.lines()
 
     def build(self) -> Any:
         """docker build of the rendered Dockerfile, tagged with the image reference."""

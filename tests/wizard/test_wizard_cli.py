@@ -121,3 +121,12 @@ def test_run_until_push_on_real_docker(tmp_path: Path, docker_client, base_image
                         registry=auth_registry.host)
     pulled = docker_client.images.pull(entry["pinned_reference"])
     assert pulled.labels["objectnet.model.class"] == "tiny"
+
+
+def test_smoke_reports_how_much_bf16_changes_predictions(project: Path) -> None:
+    answers = project / "answers.toml"
+    answers.write_text(answers.read_text().replace('precision = "fp32"', 'precision = "bf16"'))
+    result = wizard("run", "--answers", answers, "--until", "smoke")
+    assert result.returncode == 0, result.stderr
+    assert "compared fp32 with bf16 on 48 of 48 images" in result.stderr
+    assert "top-1 agreement:" in result.stderr and "top-5 agreement:" in result.stderr
