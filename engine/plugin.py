@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import importlib
+import importlib.util
 import inspect
 import sys
 import traceback
@@ -37,17 +38,26 @@ def _import(model_dir: Path, filename: str) -> ModuleType:
             % (path, model_dir, MODEL_FILE, TRANSFORM_FILE)
         )
     folder = str(model_dir.resolve())
-    if folder not in sys.path:
-        # The user's modules may import their own helpers that sit beside them.
-        sys.path.insert(0, folder)
+    # First on the path: the user's modules may import helpers that sit beside them, and a
+    # process that looked at another model folder before (the wizard) must not find its files.
+    if folder in sys.path:
+        sys.path.remove(folder)
+    sys.path.insert(0, folder)
     name = filename[:-3]
+    cached = sys.modules.get(name)
+    if cached is not None and Path(getattr(cached, "__file__", "")).resolve() == path.resolve():
+        return cached
+    # Loaded from this very file, under its plain name: pickled models refer to their classes
+    # as model_description.X, and DataLoader workers re-import by that name.
+    spec = importlib.util.spec_from_file_location(name, str(path))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
     try:
-        cached = sys.modules.get(name)
-        if cached is not None and Path(getattr(cached, "__file__", "")).resolve() != path.resolve():
-            del sys.modules[name]
-        return importlib.import_module(name)
+        spec.loader.exec_module(module)
     except Exception as error:
+        del sys.modules[name]
         raise ModelError("%s failed to import: %s" % (path, _where(error, path))) from error
+    return module
 
 
 def _where(error: BaseException, path: Path) -> str:

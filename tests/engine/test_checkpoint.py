@@ -140,3 +140,19 @@ def test_unknown_class_lists_what_is_there(plugin_dir: Path) -> None:
 def test_class_that_fails_to_build(plugin_dir: Path) -> None:
     with pytest.raises(ModelError, match=r"broken\(\) from .* failed: RuntimeError: cannot build"):
         build_model(plugin_dir, "broken")
+
+
+def test_a_second_model_folder_in_one_process_is_its_own(plugin_dir: Path, tmp_path: Path,
+                                                           repo_root: Path) -> None:
+    """The wizard looks at several model folders in one process: each load must come from
+    the folder asked for, whatever was imported (or put on sys.path) before."""
+    from engine.plugin import load_model_module, model_classes
+
+    assert "tiny" in model_classes(load_model_module(plugin_dir))
+    assert "resnet50" in model_classes(load_model_module(repo_root / "model"))
+    assert "tiny" in model_classes(load_model_module(plugin_dir))
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "model_description.py").write_text("import torch.nn as nn\n\n\n"
+                                                "class mine(nn.Linear):\n    pass\n")
+    assert model_classes(load_model_module(other))[0] == "mine"
