@@ -4,7 +4,9 @@ options. Parses once into an immutable Config and hands it to run()."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import traceback
 from pathlib import Path
 from typing import List, Optional
 
@@ -13,6 +15,7 @@ from engine.config import PRECISIONS, Config
 from engine.errors import EngineError
 
 EXIT_OK = 0
+EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_UNREADABLE = 3
 
@@ -138,6 +141,20 @@ def _config(args: argparse.Namespace) -> Config:
     )
 
 
+def failure_line(error: BaseException) -> str:
+    """One line for a failure nobody planned for, last in the log (the challenge keeps only the
+    last lines); the traceback comes before it with OBJECTNET_ENGINE_DEBUG=1."""
+    if os.environ.get("OBJECTNET_ENGINE_DEBUG"):
+        traceback.print_exception(type(error), error, error.__traceback__)
+    lines = str(error).strip().splitlines()
+    text = "%s: %s" % (type(error).__name__, lines[0] if lines else "")
+    hint = "set OBJECTNET_ENGINE_DEBUG=1 for the traceback"
+    if "out of memory" in text.lower():
+        hint = "lower --batch_size, then " + hint
+    return "error: the run failed while predicting (%s); no predictions file was written: %s" % (
+        text, hint)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     config = _config(args)
@@ -165,6 +182,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         reporter.close()
         print("interrupted: no predictions file was written", file=sys.stderr)
         return 130
+    except Exception as error:  # the model or torch failing mid-run
+        reporter.close()
+        print(failure_line(error), file=sys.stderr)
+        return EXIT_FAILED
     reporter.close()
     reporter.summary(summary)
     return EXIT_UNREADABLE if summary.unreadable else EXIT_OK

@@ -192,6 +192,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.print("interrupted")
         return EXIT_INTERRUPTED
+    except Exception as error:  # a bug of ours or a library's: one line, traceback on request
+        if os.environ.get("OBJECTNET_WIZARD_DEBUG"):
+            console.print_exception()
+        first = (str(error).strip().splitlines() or [""])[0]
+        console.print(f"[red]error:[/] unexpected {type(error).__name__}: {first} (set "
+                      "OBJECTNET_WIZARD_DEBUG=1 for the traceback, and please report it)",
+                      highlight=False)
+        return EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -247,3 +247,15 @@ def test_validate_cli_reports_the_scorers_keys(plugin_dir, images, tiny_checkpoi
     report = json.loads(result.stdout)
     assert report["prediction_file_status"] == "VALIDATED"
     assert report["images_scored"] == report["total_images"] == 12
+
+
+def test_a_failure_mid_run_is_one_line_and_leaves_no_file(plugin_dir, images, tiny_checkpoint,
+                                                          tmp_path):
+    out = tmp_path / "p.csv"
+    result = run_engine(images, out, "batch_breaker", tiny_checkpoint, "--model-dir",
+                        plugin_dir, "--workers", "0", "--batch_size", "4")
+    assert result.returncode == 1, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("error: the run failed while predicting (RuntimeError: CUDA out of")
+    assert "lower --batch_size" in last and "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []
