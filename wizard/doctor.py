@@ -9,7 +9,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from wizard import base_images, offline
+from wizard import offline
 from wizard.answers import Answers
 from wizard.errors import WizardError
 
@@ -54,8 +54,8 @@ def docker_items(base_image: str) -> list[Item]:
 
 
 def model_items(answers: Answers, root: Path) -> list[Item]:
-    from wizard.checkpoint_info import inspect, local_torch_version
     from wizard.model_check import check_model
+    from wizard.pipeline import checkpoint_warnings
 
     items: list[Item] = []
     checkpoint = answers.checkpoint_path(root)
@@ -64,12 +64,9 @@ def model_items(answers: Answers, root: Path) -> list[Item]:
     items.append(Item("checkpoint", result.ok, result.message,
                       "" if result.ok else "pick the class the checkpoint was trained with, "
                       "or re-export the checkpoint"))
-    saved_by = None
-    if checkpoint.is_file():
-        saved_by = inspect(checkpoint, with_sha256=False).torch_for_check(local_torch_version())
-    warnings = base_images.check(answers.base_image, saved_by)
+    saved_by, warnings = checkpoint_warnings(answers, root)
     if warnings:
-        items += [Item("base image vs torch", False, str(w), blocking=False) for w in warnings]
+        items += [Item("base image vs torch", False, text, blocking=False) for text in warnings]
     else:
         items.append(Item("base image vs torch", True,
                           f"{answers.base_image} suits a checkpoint from torch {saved_by}"))

@@ -133,20 +133,7 @@ class Pipeline:
         """Warnings that do not stop the run: base image vs checkpoint torch, engine support,
         and model code that would need the network in the challenge."""
         self.emit(StageStarted("check", "Checking the answers against the files"))
-        from wizard.checkpoint_info import inspect
-
-        checkpoint = self.answers.checkpoint_path(self.root)
-        saved_by = None
-        warnings: list[str] = []
-        if checkpoint.is_file():
-            info = inspect(checkpoint, with_sha256=False)
-            saved_by = info.torch_for_check(local_torch_version())
-            if info.needs_trust and not self.answers.trust_checkpoint:
-                warnings.append(
-                    f"{checkpoint.name} is a whole pickled model: the engine refuses it unless "
-                    "trust_checkpoint = true (loading it runs code from the file); better, "
-                    "re-save model.state_dict()")
-        warnings += [str(w) for w in base_images.check(self.answers.base_image, saved_by)]
+        _, warnings = checkpoint_warnings(self.answers, self.root)
         model_dir = self.answers.model_path(self.root)
         if model_dir.is_dir():
             warnings += [f"not offline-ready: {f}" for f in offline.scan(model_dir)]
@@ -295,3 +282,24 @@ def docker_event_line(event: Any) -> str | None:
             return None
         return f"{event.layer}: {event.status}" if event.layer else event.status
     return str(event)
+
+
+def checkpoint_warnings(answers: Answers, root: Path) -> tuple[str | None, list[str]]:
+    """(the torch the checkpoint is taken to come from, warnings about it): a whole pickled
+    model without trust_checkpoint, and base_images.check of the image against that torch.
+    The check stage and `objectnet-wizard check` both report these."""
+    from wizard.checkpoint_info import inspect
+
+    checkpoint = answers.checkpoint_path(root)
+    saved_by = None
+    warnings: list[str] = []
+    if checkpoint.is_file():
+        info = inspect(checkpoint, with_sha256=False)
+        saved_by = info.torch_for_check(local_torch_version())
+        if info.needs_trust and not answers.trust_checkpoint:
+            warnings.append(
+                f"{checkpoint.name} is a whole pickled model: the engine refuses it unless "
+                "trust_checkpoint = true (loading it runs code from the file); better, "
+                "re-save model.state_dict()")
+    warnings += [str(w) for w in base_images.check(answers.base_image, saved_by)]
+    return saved_by, warnings
