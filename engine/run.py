@@ -141,17 +141,14 @@ def run(config: Config, on_progress: Optional[ProgressCallback] = None,
                ", %d ranks" % shard.world if shard.active else ""))
         startup = time.perf_counter() - started
         timing = Timing()
-        target = config.output_file
-        if shard.active:
-            target = target.parent / (".%s.rank%d" % (target.name, shard.rank))
+        target = _part(config.output_file, shard.rank) if shard.active else config.output_file
         _write(predictor, ImageDataset(mine, loader_transform, config.border, config.decoder),
                target,
                timing, len(paths) if not shard.active else len(mine), on_progress, say)
         unreadable = [(mine[i].name, reason) for i, reason in timing.unreadable]
         if shard.active:
             unreadable = sorted(u for part in distributed.gather(shard, unreadable) for u in part)
-            parts = [config.output_file.parent / (".%s.rank%d" % (config.output_file.name, r))
-                     for r in range(shard.world)]
+            parts = [_part(config.output_file, rank) for rank in range(shard.world)]
             distributed.barrier(shard)
             if shard.is_writer:
                 merge_sorted_parts(parts, config.output_file)
@@ -166,6 +163,11 @@ def run(config: Config, on_progress: Optional[ProgressCallback] = None,
         wait_s=timing.wait_s, model_s=timing.model_s, workers=workers,
         device=_device_name(placement),
     )
+
+
+def _part(output: Path, rank: int) -> Path:
+    """Where rank `rank` writes its sorted share of the rows, hidden beside the output."""
+    return output.parent / (".%s.rank%d" % (output.name, rank))
 
 
 def _device_name(placement: devices.Placement) -> str:
