@@ -106,6 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "some predictions, see --compare-precision)")
     parser.add_argument("--compile", action="store_true",
                         help="torch.compile the model (torch 2.0+; slower start, faster batches)")
+    parser.add_argument("--score", action="store_true",
+                        help="when the images carry labels (ObjectNet's class folders "
+                        "images/<folder>/<file>.png, or an answers.json at the top of "
+                        "images-dir), also report top-1 and top-5 of conversions 1 and 2 (or 0 "
+                        "for a model with ObjectNet outputs) from the same forward pass, and "
+                        "which scores better; predictions.csv holds --convert_outputs_mode")
     parser.add_argument("--compare-precision", action="store_true",
                         help="instead of predicting, run a sample of the images in fp32 and "
                         "with the chosen --precision/--compile, print how often their top-1 "
@@ -138,6 +144,7 @@ def _config(args: argparse.Namespace) -> Config:
         trust_checkpoint=args.trust_checkpoint,
         precision=args.precision,
         compile=args.compile,
+        score=args.score,
     )
 
 

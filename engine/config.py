@@ -39,6 +39,9 @@ class Config:
     """None = use channels_last where it is exact and faster (CPU and GPU convnets)."""
     decoder: str = "auto"
     """"auto" = pyspng for 8-bit RGB(A) PNGs when installed, else Pillow; "pil" forces Pillow."""
+    score: bool = False
+    """When the images carry labels (ObjectNet class folders, or answers.json at the top of the
+    images folder), also count top-1/top-5 of every conversion from the same forward pass."""
     fastpath: bool = True
     """Split the standard Resize/CenterCrop/ToTensor/Normalize transform: uint8 pixels leave the
     loader workers and are normalised on the device, bit-identically. False = run it whole."""

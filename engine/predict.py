@@ -23,6 +23,7 @@ from engine.devices import (
 )
 from engine.errors import ModelError
 from engine.fastpath import Normaliser
+from engine.scores import Tally
 
 # Batches each loader worker keeps ready. Two is torch's default and enough: with several
 # workers the queue holds workers x 2 batches, and more would only hold shared memory.
@@ -68,6 +69,8 @@ class Predictor:
         self.placement = placement
         self.channels_last = channels_last
         self.normaliser = normaliser
+        self.tally: Optional[Tally] = None
+        """Set by run() for --score: counts hits of every conversion from the same scores."""
         self.dtype = DTYPES[config.precision]
         self.chunk = forward_chunk(placement, channels_last) or config.batch_size * max(
             placement.gpus, 1)
@@ -122,10 +125,15 @@ class Predictor:
                              "without --compile" % (type(error).__name__,
                                                     lines[0] if lines else "")) from None
 
-    def top5_tensors(self, images: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
-        """(ids, confidences) still on the device: on a GPU this returns before they exist."""
+    def top5_tensors(self, images: torch.Tensor, indices: Optional[torch.Tensor] = None
+                     ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """(ids, confidences) still on the device: on a GPU this returns before they exist.
+        With `indices` (the images' places in the run) and a tally, also counts hits."""
         with compat.inference_context():
-            return mapping.convert_top5(self.scores(images), self.config.convert_outputs_mode)
+            scores = self.scores(images)
+            if self.tally is not None and indices is not None:
+                self.tally.add(indices, scores)
+            return mapping.convert_top5(scores, self.config.convert_outputs_mode)
 
     def top5(self, images: torch.Tensor) -> Tuple[List[List[int]], List[List[float]]]:
         ids, confidences = self.top5_tensors(images)
@@ -201,7 +209,7 @@ def _launch(predictor: Predictor, gathered: List[Tuple[torch.Tensor, Optional[to
         return torch.empty(0, dtype=torch.long), None, failures
     indices = torch.cat([i for i, _ in parts]) if len(parts) > 1 else parts[0][0]
     images = torch.cat([x for _, x in parts]) if len(parts) > 1 else parts[0][1]
-    return indices, predictor.top5_tensors(images), failures
+    return indices, predictor.top5_tensors(images, indices), failures
 
 
 def _rows(pending: Pending, timing: Timing) -> List[Row]:

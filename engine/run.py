@@ -16,6 +16,7 @@ from engine.config import Config
 from engine.dataset import ImageDataset
 from engine.errors import ConfigError, ModelError, OutputError
 from engine.images import find_images
+from engine.labels import ANSWERS_BESIDE_IMAGES, LabelsError, find_labels
 from engine.predict import Predictor, Timing, model_outputs, predict
 from engine.predictions import (
     UNREADABLE_CONFIDENCES,
@@ -24,6 +25,7 @@ from engine.predictions import (
     format_row,
     merge_sorted_parts,
 )
+from engine.scores import UNLABELLED, Scores, Tally, merge_counts
 
 ProgressCallback = Callable[[int, int], None]
 LogCallback = Callable[[str], None]
@@ -44,6 +46,8 @@ class Summary:
     model_s: float
     workers: int
     device: str
+    scores: Optional[Scores] = None
+    """Top-1/top-5 of each conversion, for a --score run on labelled images."""
 
     @property
     def img_per_s(self) -> float:
@@ -118,6 +122,7 @@ def run(config: Config, on_progress: Optional[ProgressCallback] = None,
     if shard.is_writer:
         check_output(config)
     paths = find_images(config.images_dir)
+    tally = make_tally(config, paths, say) if config.score else None
     placement = devices.place(config, shard.local_rank if shard.active else None)
     devices.check_precision(config, placement)
     transform = plugin.load_transform(config.model_dir)
@@ -134,6 +139,9 @@ def run(config: Config, on_progress: Optional[ProgressCallback] = None,
     distributed.start(shard, placement.kind == "cuda")
     try:
         mine = paths[shard.rank::shard.world]
+        if tally is not None:
+            tally.labels = tally.labels[shard.rank::shard.world]
+            predictor.tally = tally
         workers = devices.loader_workers(config, len(mine))
         say("predicting %d images on %s (batch %d, %d loader workers, %s%s%s)"
             % (len(paths), _device_name(placement), config.batch_size, workers,
@@ -146,8 +154,11 @@ def run(config: Config, on_progress: Optional[ProgressCallback] = None,
                target,
                timing, len(paths) if not shard.active else len(mine), on_progress, say)
         unreadable = [(mine[i].name, reason) for i, reason in timing.unreadable]
+        counts = tally.counts() if tally is not None else None
         if shard.active:
             unreadable = sorted(u for part in distributed.gather(shard, unreadable) for u in part)
+            if counts is not None:
+                counts = merge_counts(distributed.gather(shard, counts))
             parts = [_part(config.output_file, rank) for rank in range(shard.world)]
             distributed.barrier(shard)
             if shard.is_writer:
@@ -162,7 +173,27 @@ def run(config: Config, on_progress: Optional[ProgressCallback] = None,
         wall_s=time.perf_counter() - started, startup_s=startup, decode_s=timing.decode_s,
         wait_s=timing.wait_s, model_s=timing.model_s, workers=workers,
         device=_device_name(placement),
+        scores=tally.scores(counts) if tally is not None and counts is not None else None,
     )
+
+
+def make_tally(config: Config, paths: List[Path], say: LogCallback) -> Optional[Tally]:
+    """The hit counters for --score, or None (said once) when the images carry no labels."""
+    try:
+        labels = find_labels(config.images_dir)
+    except LabelsError as error:
+        raise ConfigError("--score: %s" % error) from None
+    if labels is None:
+        say("--score: the images carry no labels (no ObjectNet class folders, no %s in %s), "
+            "so no accuracy is reported" % (ANSWERS_BESIDE_IMAGES, config.images_dir))
+        return None
+    source = ("%s" % (config.images_dir / ANSWERS_BESIDE_IMAGES)
+              if (config.images_dir / ANSWERS_BESIDE_IMAGES).is_file()
+              else "ObjectNet class folders")
+    tally = Tally([labels.get(path.name, UNLABELLED) for path in paths], source,
+                  config.convert_outputs_mode)
+    tally.total = len(labels)
+    return tally
 
 
 def _part(output: Path, rank: int) -> Path:
