@@ -88,6 +88,8 @@ SynapseId = Annotated[str, AfterValidator(validators.synapse_project_id)]
 Repository = Annotated[str, AfterValidator(validators.repository)]
 Tag = Annotated[str, AfterValidator(validators.tag)]
 NonNegative = Annotated[int, Field(ge=0)]
+MemorySize = Annotated[str, AfterValidator(validators.memory_size)]
+UserSpec = Annotated[str, AfterValidator(validators.user_spec)]
 
 
 class Answers(BaseModel):
@@ -124,6 +126,13 @@ class Answers(BaseModel):
     suggests an official pytorch/pytorch runtime image matching the checkpoint's torch, but
     any image reference is accepted."""
 
+    target_gpu: Literal["V100", "T4", "A100", "A10G", "L4", "H100", "H200", "B200", "none"] | None \
+        = Field(None, examples=["H100"])
+    """The GPU the challenge evaluates on (V100, T4, A100, A10G, L4, H100, H200, B200, or
+    "none" for a CPU runner). check refuses, before any build, a base image whose torch
+    carries no code for it, and names the oldest image that can; leave it out when unknown
+    (then images that cannot drive current data-centre GPUs get a warning)."""
+
     batch_size: int = Field(96, gt=0)
     """Images per batch and per GPU."""
 
@@ -150,6 +159,34 @@ class Answers(BaseModel):
     smoke_images: ImagesFolder | None = Field(None, examples=["sample-images"])
     """Folder of images for the smoke run, absolute or relative to the project folder;
     leave out to use generated ObjectNet-like images."""
+
+    runner_memory: MemorySize = "32g"
+    """Memory limit of the challenge's runner; the in-image smoke run gets the same limit
+    (and no swap beyond it) and reports its peak against it. The ObjectNet runner gave
+    32g; Sage's generic template gives 2g."""
+
+    runner_shm: MemorySize = "12g"
+    """Shared memory (/dev/shm) of the runner, which DataLoader workers pass batches
+    through; the in-image smoke run gets the same and reports its peak. ObjectNet: 12g."""
+
+    runner_gpus: bool = True
+    """Whether the runner gives the container GPUs. When true, the in-image smoke run asks
+    for this machine's GPUs if Docker has the NVIDIA runtime (and says once when not)."""
+
+    runner_time_limit_hours: float | None = Field(None, gt=0, examples=[2.0])
+    """Time limit of the runner for the whole test set, in hours. The smoke run's rate is
+    extrapolated to 50,273 images and judged fits / tight / does not fit against it. Leave it
+    out when unknown: the ObjectNet runner's limit was never published (Sage's is 2)."""
+
+    runner_user: UserSpec | None = Field(None, examples=["1000:1000"])
+    """User the runner starts the container as (user or uid:gid); leave it out for the
+    image's own user (root in pytorch/pytorch images), as the ObjectNet runner did."""
+
+    runner_strict: Literal["warn", "require", "skip"] = "warn"
+    """The strict passes after the in-image smoke run: once with a read-only root
+    filesystem (and a tmpfs /tmp), once as the non-root user 1000:1000. "warn" reports a
+    failure as a warning (the ObjectNet runner did neither), "require" makes it an error,
+    "skip" leaves them out (each pass takes as long as the smoke run)."""
 
     registry: RegistryHost = "docker.synapse.org"
     """Registry host (and port) the image is pushed to."""
@@ -198,10 +235,11 @@ FIELDS: tuple[str, ...] = tuple(Answers.model_fields)
 
 STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("model", ("model_dir", "model_class", "checkpoint", "trust_checkpoint")),
-    ("base image", ("base_image",)),
+    ("base image", ("base_image", "target_gpu")),
     ("settings", ("batch_size", "workers", "gpus", "softmax", "convert_outputs_mode",
                   "precision")),
-    ("smoke test", ("smoke_images",)),
+    ("smoke test", ("smoke_images", "runner_memory", "runner_shm", "runner_gpus",
+                    "runner_time_limit_hours", "runner_user", "runner_strict")),
     ("registry", ("registry", "synapse_project_id", "repository", "tag")),
 )
 """The TUI's steps and the fields each one asks for; together they list FIELDS in order."""
@@ -217,6 +255,12 @@ _HINTS: dict[str, str] = {
     "convert_outputs_mode": "must be 0, 1 or 2 (1 = ImageNet ids mapped to ObjectNet ids, as "
     "the demo did)",
     "precision": 'must be "fp32", "bf16" or "fp16"',
+    "target_gpu": 'must be one of "V100", "T4", "A100", "A10G", "L4", "H100", "H200", "B200" '
+    'or "none"; leave it out when unknown',
+    "runner_gpus": "must be true or false",
+    "runner_time_limit_hours": "must be a number of hours above 0, e.g. 2.0; leave it out "
+    "when unknown",
+    "runner_strict": 'must be "warn", "require" or "skip"',
     "smoke_images": 'must be a folder in double quotes, e.g. "sample-images", or left out to '
     "use generated images",
 }

@@ -67,8 +67,11 @@ def _parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="check a predictions.csv with the "
                                    "challenge scorer's rules", formatter_class=formatter)
     validate.add_argument("predictions", type=Path)
-    validate.add_argument("--answers", type=Path, help="answers JSON (image name -> id) to "
-                          "score against")
+    truth = validate.add_mutually_exclusive_group()
+    truth.add_argument("--answers", type=Path, help="answers JSON (image name -> id) to "
+                       "score against")
+    truth.add_argument("--images-dir", type=Path, help="ObjectNet's images folder: score "
+                       "against the class folder each image sits in")
 
     init = commands.add_parser("init", help="write a commented example answers file")
     init.add_argument("path", type=Path, nargs="?", default=Path("answers.toml"))
@@ -150,10 +153,13 @@ def _check(args: argparse.Namespace) -> int:
 def _validate(args: argparse.Namespace) -> int:
     import json
 
+    from engine.labels import answers_from_folders
     from engine.validate import validate_file
 
     try:
-        result = validate_file(args.predictions, str(args.answers) if args.answers else None)
+        answers = (answers_from_folders(args.images_dir) if args.images_dir is not None
+                   else str(args.answers) if args.answers else None)
+        result = validate_file(args.predictions, answers)
     except ValueError as error:
         console.print(f"[red]error:[/] {error}", highlight=False)
         return EXIT_USAGE

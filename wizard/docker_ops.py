@@ -62,6 +62,7 @@ from wizard.docker_events import (  # noqa: F401  (re-exported: callers name the
     PushProgress,
     RegistryUnreachableError,
 )
+from wizard.runner_profile import PIDS_LIMIT
 from wizard.validators import show
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
@@ -397,6 +398,53 @@ def _unavailable_message(host: str, error: BaseException) -> str:
     )
 
 
+class _Peaks:
+    """Peak memory and shared memory of a running container, from the engine's stats.
+
+    Memory is counted as `docker stats` counts it (usage less the inactive page cache, which
+    the kernel drops before it kills); shared memory is the cgroup's `shmem`, which is where
+    /dev/shm's pages are charged (cgroup v1 and v2 both report it)."""
+
+    def __init__(self) -> None:
+        self.memory: int | None = None
+        self.shm: int | None = None
+        self._df_works = True
+
+    def sample(self, api: Any, container: str) -> None:
+        try:
+            stats = api.stats(container, stream=False, one_shot=True)
+        except (docker.errors.APIError, *_TRANSPORT_ERRORS):
+            return  # it may have ended meanwhile; the samples so far stand
+        memory = (stats or {}).get("memory_stats") or {}
+        detail = memory.get("stats") or {}
+        usage = memory.get("usage")
+        if usage is not None:
+            cache = detail.get("inactive_file", detail.get("total_inactive_file", 0))
+            self.memory = max(self.memory or 0, int(usage) - int(cache))
+        shmem = detail.get("shmem")
+        if shmem is None and self._df_works:
+            shmem = self._df_shm(api, container)  # cgroup v1: Docker passes no shmem figure
+        if shmem is not None:
+            self.shm = max(self.shm or 0, int(shmem))
+
+    def _df_shm(self, api: Any, container: str) -> int | None:
+        """Bytes used on the container's /dev/shm, from `df` inside it (None, and not asked
+        again, where the image has no df)."""
+        try:
+            created = api.exec_create(container, ["df", "-P", "-B1", "/dev/shm"], stdout=True,
+                                      stderr=False)
+            output = api.exec_start(created["Id"])
+        except (docker.errors.APIError, *_TRANSPORT_ERRORS):
+            return None  # it may have ended meanwhile
+        lines = output.decode("utf-8", "replace").splitlines() if isinstance(
+            output, bytes) else []
+        fields = lines[1].split() if len(lines) > 1 else []
+        if len(fields) < 3 or not fields[2].isdigit():
+            self._df_works = False
+            return None
+        return int(fields[2])
+
+
 class DockerOps:
     """The wizard's Docker operations over a docker-py low-level client (`docker.APIClient`,
     or a test double with the same methods)."""
@@ -418,6 +466,15 @@ class DockerOps:
             raise DockerUnavailableError(_unavailable_message(self.host, error)) from None
         return (f"Docker {version.get('Version', '?')} (API {version.get('ApiVersion', '?')}) "
                 f"at {self.host}")
+
+    def has_gpu_runtime(self) -> bool:
+        """Whether the engine can give containers NVIDIA GPUs (`--gpus`): the NVIDIA
+        container runtime is registered with it."""
+        try:
+            info = self._api.info()
+        except (docker.errors.DockerException, *_TRANSPORT_ERRORS) as error:
+            raise DockerUnavailableError(_unavailable_message(self.host, error)) from None
+        return any("nvidia" in name for name in (info.get("Runtimes") or {}))
 
     # -- images --
 
@@ -603,12 +660,17 @@ class DockerOps:
                             extra_args: Sequence[str] = (), *, timeout_s: float = 3600.0,
                             mem_limit: str | None = "32g", gpus: bool = False,
                             cancel: threading.Event | None = None,
-                            tail_lines: int = LOG_TAIL_LINES) -> ContainerRun:
+                            tail_lines: int = LOG_TAIL_LINES, read_only: bool = False,
+                            user: str | None = None) -> ContainerRun:
         """Run `image` as the challenge did: network none, `input_dir` read-only at /input,
         `output_dir` writable at /output, the image's own entrypoint (with `extra_args`
-        after it), no TTY; the container is removed afterwards. `gpus` asks for every GPU
-        (needs the NVIDIA container runtime). Raises ContainerTimeoutError after
-        `timeout_s`, ContainerCancelledError when `cancel` is set."""
+        after it), no TTY; the container is removed afterwards. It runs hardened as a careful
+        runner would: every capability dropped, no-new-privileges, a pids limit, no swap
+        beyond `mem_limit`. `read_only` makes the root filesystem read-only with a tmpfs
+        /tmp; `user` runs it as that user instead of the image's. Peak memory and /dev/shm
+        are measured while it runs. `gpus` asks for every GPU (needs the NVIDIA container
+        runtime). Raises ContainerTimeoutError after `timeout_s`, ContainerCancelledError
+        when `cancel` is set."""
         source = Path(input_dir).resolve()
         target = Path(output_dir).resolve()
         if not source.is_dir():
@@ -616,6 +678,9 @@ class DockerOps:
                                  "smoke-test images")
         try:
             target.mkdir(parents=True, exist_ok=True)
+            # Without CAP_DAC_OVERRIDE, root in the container may only write where the mode
+            # lets everyone write, and a non-root user needs it anyway: it is our scratch folder.
+            target.chmod(0o777)
         except OSError as error:
             raise ContainerError(f"cannot create the output folder {target}: "
                                  f"{error.strerror}") from None
@@ -623,12 +688,15 @@ class DockerOps:
             binds={str(source): {"bind": INPUT_MOUNT, "mode": "ro"},
                    str(target): {"bind": OUTPUT_MOUNT, "mode": "rw"}},
             network_mode="none", shm_size=shm_size, mem_limit=mem_limit,
+            memswap_limit=mem_limit, cap_drop=["ALL"], security_opt=["no-new-privileges"],
+            pids_limit=PIDS_LIMIT, read_only=read_only,
+            tmpfs={"/tmp": "rw,nosuid,nodev"} if read_only else None,
             device_requests=[docker.types.DeviceRequest(count=-1, capabilities=[["gpu"]])]
             if gpus else None,
         )
         return self._run(image, host_config, command=list(extra_args) or None,
                          entrypoint=None, timeout_s=timeout_s, cancel=cancel,
-                         tail_lines=tail_lines)
+                         tail_lines=tail_lines, user=user, measure=True)
 
     def run_command(self, image: str, argv: Sequence[str], *, timeout_s: float = 300.0,
                     tail_lines: int = LOG_TAIL_LINES) -> ContainerRun:
@@ -652,12 +720,13 @@ class DockerOps:
 
     def _run(self, image: str, host_config: Mapping[str, Any], *, command: list[str] | None,
              entrypoint: list[str] | None, timeout_s: float,
-             cancel: threading.Event | None, tail_lines: int) -> ContainerRun:
+             cancel: threading.Event | None, tail_lines: int, user: str | None = None,
+             measure: bool = False) -> ContainerRun:
         try:
             created = self._api.create_container(
                 image, command=command, entrypoint=entrypoint, host_config=host_config,
                 network_disabled=True, tty=False, stdin_open=False,
-                labels={SMOKE_LABEL: "1"},
+                labels={SMOKE_LABEL: "1"}, user=user or "",
             )
         except docker.errors.ImageNotFound:
             raise ImageMissingError(f"image {image} is not in the local Docker engine: build "
@@ -671,14 +740,18 @@ class DockerOps:
                 self._api.start(container)
             except docker.errors.APIError as error:
                 raise ContainerError(_start_message(image, _explanation(error))) from None
-            exit_code = self._wait(container, image, timeout_s, cancel, tail_lines)
-            return ContainerRun(exit_code, self._logs(container, tail_lines))
+            peaks = _Peaks()
+            exit_code, oom = self._wait(container, image, timeout_s, cancel, tail_lines,
+                                        peaks if measure else None)
+            return ContainerRun(exit_code, self._logs(container, tail_lines),
+                                peaks.memory, peaks.shm, oom)
         finally:
             with contextlib.suppress(docker.errors.APIError):  # already gone
                 self._api.remove_container(container, force=True)
 
     def _wait(self, container: str, image: str, timeout_s: float,
-              cancel: threading.Event | None, tail_lines: int) -> int:
+              cancel: threading.Event | None, tail_lines: int,
+              peaks: _Peaks | None = None) -> tuple[int, bool]:
         deadline = time.monotonic() + timeout_s
         while True:
             try:
@@ -687,7 +760,9 @@ class DockerOps:
                 raise ContainerError(f"lost track of the container from {image}: "
                                      f"{_explanation(error)}") from None
             if not state.get("Running") and state.get("Status") in ("exited", "dead"):
-                return int(state.get("ExitCode", -1))
+                return int(state.get("ExitCode", -1)), bool(state.get("OOMKilled"))
+            if peaks is not None and state.get("Running"):
+                peaks.sample(self._api, container)
             if cancel is not None and cancel.is_set():
                 self._kill(container)
                 raise ContainerCancelledError(

@@ -70,6 +70,7 @@ def model_items(answers: Answers, root: Path) -> list[Item]:
     else:
         items.append(Item("base image vs torch", True,
                           f"{answers.base_image} suits a checkpoint from torch {saved_by}"))
+    items += gpu_items(answers)
     findings = offline.scan(answers.model_path(root))
     if findings:
         items += [Item("offline-ready", False, f"{f.path.name}:{f.line}: {f.what}", f.fix)
@@ -77,6 +78,22 @@ def model_items(answers: Answers, root: Path) -> list[Item]:
     else:
         items.append(Item("offline-ready", True, "no downloads found in the model code"))
     return items
+
+
+def gpu_items(answers: Answers) -> list[Item]:
+    """Can the base image drive the evaluation GPU? A refusal blocks: see wizard.gpu_compat."""
+    from wizard import base_images, gpu_compat
+
+    verdicts = gpu_compat.check(answers.base_image, answers.target_gpu)
+    if verdicts:
+        return [Item("base image vs GPU", False, v.message, blocking=v.blocking)
+                for v in verdicts]
+    image = base_images.find(answers.base_image)
+    if image is None or answers.target_gpu == "none" or not image.archs:
+        return []  # unknown image: base_images.check warns; CPU runner: nothing to check
+    target = answers.target_gpu or ", ".join(gpu_compat.CURRENT_DATA_CENTRE)
+    return [Item("base image vs GPU", True,
+                 f"{answers.base_image} has compiled code for {target}")]
 
 
 def diagnose(answers: Answers, root: Path) -> Report:

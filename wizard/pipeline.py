@@ -8,16 +8,18 @@ time, from worker threads, so the path the tests drive is the path users take.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wizard import base_images, dockerfile, offline
+from wizard import base_images, dockerfile, gpu_compat, offline
 from wizard.answers import Answers
 from wizard.checkpoint_info import local_torch_version
 from wizard.errors import WizardError
+from wizard.runner_profile import RunnerLimitError, RunnerProfile
 
 STAGES = ("check", "render", "smoke", "build", "image-smoke", "push")
 UNTIL = {"render": "render", "smoke": "smoke", "build": "image-smoke", "push": "push"}
@@ -133,7 +135,10 @@ class Pipeline:
         """Warnings that do not stop the run: base image vs checkpoint torch, engine support,
         and model code that would need the network in the challenge."""
         self.emit(StageStarted("check", "Checking the answers against the files"))
+        verdicts = gpu_compat.check(self.answers.base_image, self.answers.target_gpu)
+        gpu_compat.refuse_if_blocking(verdicts)
         _, warnings = checkpoint_warnings(self.answers, self.root)
+        warnings += [str(verdict) for verdict in verdicts]
         model_dir = self.answers.model_path(self.root)
         if model_dir.is_dir():
             warnings += [f"not offline-ready: {f}" for f in offline.scan(model_dir)]
@@ -208,9 +213,30 @@ class Pipeline:
             self.smoke()
         self._check_cancel()
         local = self.state.local_smoke
-        result = smoke.image_smoke(self.docker, self.answers.image_reference(), local.images_dir,
+        profile = RunnerProfile.from_answers(self.answers)
+        gpus = profile.gpus and self.docker.has_gpu_runtime()
+        if profile.gpus and not gpus:
+            self.emit(Warning_("image-smoke", "this Docker engine has no NVIDIA runtime: the "
+                               "in-image smoke run uses the CPU, so its time is a CPU figure"))
+        reference = self.answers.image_reference()
+        result = smoke.image_smoke(self.docker, reference, local.images_dir,
                                    self.work / "smoke-image", local.predictions,
-                                   precision=self.answers.precision, cancel=self.cancel)
+                                   precision=self.answers.precision, cancel=self.cancel,
+                                   profile=profile, gpus=gpus)
+        if profile.strict != "skip":
+            self.emit(Log("image-smoke", "strict passes: read-only root filesystem, then "
+                          "a non-root user"))
+            passes = smoke.strict_passes(self.docker, reference, local.images_dir,
+                                         self.work / "smoke-image", profile, gpus=gpus,
+                                         cancel=self.cancel)
+            result = dataclasses.replace(result, strict=passes)
+            for failed in (p for p in passes if not p.ok):
+                if profile.strict == "require":
+                    raise RunnerLimitError(f"{failed.name}: the image fails ({failed.detail}); "
+                                           "runner_strict = \"require\" makes this an error")
+                self.emit(Warning_("image-smoke", f"{failed.name}: the image fails "
+                                   f"({failed.detail}); the ObjectNet runner did not need "
+                                   "this, stricter runners do"))
         self.state.image_smoke = result
         self.emit(StageFinished("image-smoke", "\n".join(result.lines())))
         return result
