@@ -77,6 +77,13 @@ FAILED_STEP_LINES = 15
 _POLL_S = 0.2
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 _STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
+# Classic-builder history entries that change only the image's config, not its filesystem.
+_METADATA_STEP = re.compile(
+    r"#\(nop\)\s+(?:ENV|LABEL|ENTRYPOINT|CMD|EXPOSE|USER|ARG|MAINTAINER|STOPSIGNAL|"
+    r"HEALTHCHECK|SHELL|VOLUME|ONBUILD)\b")
+BUILD_PLATFORM = "linux/amd64"
+"""The challenge's runners are amd64: the image is built for it on any host (Apple Silicon
+included, where Docker emulates it)."""
 _RUNNING_IN = re.compile(r"^ ---> Running in ([0-9a-f]+)$")
 _BUILT = re.compile(r"^Successfully built ([0-9a-f]+)$")
 # RUN steps' stderr arrives wrapped in terminal colour codes.
@@ -546,6 +553,35 @@ class DockerOps:
             raise PullFailedError(f"pulling {ref} failed: {reason}", reason) from None
         return self.image_info(ref)
 
+    def layer_sizes(self, ref: str) -> tuple[tuple[str, int], ...] | None:
+        """(layer id, uncompressed bytes) of each layer of a local image, base first; None
+        when the image's history cannot be matched to its layers (an image not built by the
+        classic builder)."""
+        layers = self.image_info(ref).layers
+        try:
+            history = self._api.history(ref)
+        except docker.errors.APIError as error:
+            raise DockerError(f"cannot read the history of {ref}: {_explanation(error)}") \
+                from None
+        sizes = [int(entry.get("Size") or 0) for entry in reversed(history)
+                 if not _METADATA_STEP.search(str(entry.get("CreatedBy") or ""))]
+        if len(sizes) != len(layers):
+            return None
+        return tuple(zip(layers, sizes, strict=True))
+
+    def untag(self, reference: str) -> None:
+        """Remove the name `reference`; the image stays while another name or a container
+        holds it."""
+        try:
+            # force: a container (a smoke run elsewhere, another build of the same content)
+            # may use the image; only the name goes, the image stays while it is used.
+            self._api.remove_image(reference, force=True, noprune=True)
+        except docker.errors.ImageNotFound:
+            return
+        except docker.errors.APIError as error:
+            raise DockerError(f"cannot remove the local tag {reference}: "
+                              f"{_explanation(error)}") from None
+
     def pull_by_digest(self, reference: str, on_event: EventCallback | None = None) -> ImageInfo:
         """Pull `repository@sha256:...` as the challenge does, proving the registry serves
         exactly that image."""
@@ -596,6 +632,7 @@ class DockerOps:
                 return self._api.build(
                     path=str(context), dockerfile=dockerfile, tag=full_tag, decode=True,
                     rm=True, forcerm=True, pull=False, nocache=nocache,
+                    platform=BUILD_PLATFORM,
                 )
 
             for chunk in _pump(open_stream, cancel, lambda: self._stop_step(parser.container)):

@@ -9,6 +9,7 @@ time, from worker threads, so the path the tests drive is the path users take.
 from __future__ import annotations
 
 import dataclasses
+import platform
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -82,6 +83,8 @@ class PipelineState:
     image_smoke: Any = None
     digest: str | None = None
     record: Path | None = None
+    verification: Any = None
+    """receipt.Verification of the pushed image, pulled back by digest."""
 
 
 class Pipeline:
@@ -101,6 +104,7 @@ class Pipeline:
         self.cancel = cancel or threading.Event()
         self.work = work_dir or self.root / ".objectnet-wizard"
         self.state = PipelineState()
+        self._gpu_runtime: bool | None = None
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -174,6 +178,25 @@ class Pipeline:
         self.emit(StageFinished("smoke", "\n".join(lines)))
         return result
 
+    def report(self, folder: Path) -> Path:
+        """The smoke run on labelled images as a report folder (report.html, PNG plots,
+        report.json); runs the local smoke stage first when it has not run."""
+        from engine.labels import LabelsError, find_labels
+        from wizard import report
+
+        if self.state.local_smoke is None:
+            self.smoke()
+        self.emit(StageStarted("report", "Writing the report"))
+        local = self.state.local_smoke
+        try:
+            labels = find_labels(local.images_dir)
+        except LabelsError as error:
+            raise report.ReportError(str(error)) from None
+        data = report.build_data(local, labels or {}, report.BatchClock(local.batch_marks))
+        page = report.write_report(folder, data)
+        self.emit(StageFinished("report", f"wrote {page}"))
+        return page
+
     def _precision_agreement(self, images_dir: Path) -> list[str]:
         """How much the chosen bf16/fp16 changes predictions on the smoke images: the number
         a user needs before trading exactness for speed."""
@@ -195,6 +218,12 @@ class Pipeline:
         self.emit(StageStarted("build", "Building " + self.answers.image_reference()))
         if not self.state.rendered:
             self.render()
+        from wizard.docker_ops import BUILD_PLATFORM
+
+        host = platform.machine().lower()
+        emulated = (f" on this {host} host: Docker emulates it, slower, but it is what the "
+                    "challenge runs") if host in ("arm64", "aarch64") else ""
+        self.emit(Log("build", f"building for {BUILD_PLATFORM}{emulated}"))
         self.docker.ensure_base_image(self.answers.base_image,
                                       on_event=self._docker_log("build"))
         result = self.docker.build(self.root, "Dockerfile", self.answers.image_reference(),
@@ -214,10 +243,7 @@ class Pipeline:
         self._check_cancel()
         local = self.state.local_smoke
         profile = RunnerProfile.from_answers(self.answers)
-        gpus = profile.gpus and self.docker.has_gpu_runtime()
-        if profile.gpus and not gpus:
-            self.emit(Warning_("image-smoke", "this Docker engine has no NVIDIA runtime: the "
-                               "in-image smoke run uses the CPU, so its time is a CPU figure"))
+        gpus = self._gpus("image-smoke")
         reference = self.answers.image_reference()
         result = smoke.image_smoke(self.docker, reference, local.images_dir,
                                    self.work / "smoke-image", local.predictions,
@@ -242,27 +268,69 @@ class Pipeline:
         return result
 
     def push(self, username: str, token: str) -> str:
-        """Log in, push, and write the submission record beside the answers file."""
-        from wizard import submission
+        """Log in, size the upload, push, verify the pushed image (pulled back by digest and
+        smoke-tested again), and write the submission record beside the answers file."""
+        from wizard import receipt, submission
 
         reference = self.answers.image_reference()
         self.emit(StageStarted("push", "Pushing " + reference))
+        record_path = submission.submission_path(self.answers_path)
+        earlier = [(r.image_id or "", r.pinned_reference)
+                   for r in submission.read_submissions(record_path)]
+        self.emit(Log("push", receipt.upload_plan(self.docker, reference, earlier).line()))
         self.docker.login(self.answers.registry, username, token)
         digest = self.docker.push(reference, on_event=self._docker_log("push"))
         self.state.digest = digest
+        pinned = f"{reference.rsplit(':', 1)[0]}@{digest}"
         extra: dict[str, Any] = {}
         if self.state.build is not None:
             extra["image_size_over_base"] = self.state.build.size_over_base
         if self.state.image_smoke is not None:
             comparison = self.state.image_smoke.comparison
             extra["smoke_top1_agreement"] = f"{comparison.top1_agree}/{comparison.rows}"
+        if self.state.local_smoke is None:
+            self.smoke()
+        failure: WizardError | None = None
+        try:
+            verified = receipt.verify_push(
+                self.docker, reference, pinned, self.state.local_smoke,
+                self.work / "smoke-pulled", precision=self.answers.precision,
+                profile=RunnerProfile.from_answers(self.answers), gpus=self._gpus("push"),
+                log=self._log("push"), cancel=self.cancel)
+            verification = verified.record()
+            self.state.verification = verified
+        except WizardError as error:
+            failure = error
+            verification = {"pulled": pinned, "failed": str(error).splitlines()[0]}
         record = submission.record_for(
-            self.answers, self.root, digest, torch_version=self.docker.torch_version(reference),
-            image_id=self.state.build.image_id if self.state.build else None, extra=extra)
+            self.answers, self.root, digest,
+            torch_version=None if failure else self.docker.torch_version(reference),
+            image_id=self.state.build.image_id if self.state.build else None, extra=extra,
+            verification=verification)
         self.state.record = submission.write_submission(record, self.answers_path)
-        self.emit(StageFinished("push", f"pushed {record.pinned_reference}; record in "
-                                f"{self.state.record.name}"))
+        if failure is not None:
+            raise WizardError(f"pushed {pinned}, but the image pulled back by that digest "
+                              f"failed its smoke run ({verification['failed']}): do not submit "
+                              f"it; the record in {self.state.record.name} says so")
+        lines = [f"pushed {record.pinned_reference}; record in {self.state.record.name}",
+                 *self.state.verification.lines(),
+                 f"submit: {record.pinned_reference}"]
+        self.emit(StageFinished("push", "\n".join(lines)))
         return digest
+
+    def _gpus(self, stage: str) -> bool:
+        """Whether smoke containers get GPUs: the profile wants them and the engine has the
+        NVIDIA runtime. Says once when it has not."""
+        wanted = self.answers.runner_gpus
+        if not wanted:
+            return False
+        if self._gpu_runtime is None:
+            self._gpu_runtime = self.docker.has_gpu_runtime()
+            if not self._gpu_runtime:
+                self.emit(Warning_(stage, "this Docker engine has no NVIDIA runtime: the "
+                                   "in-image smoke runs use the CPU, so their times are CPU "
+                                   "figures"))
+        return self._gpu_runtime
 
     def close(self) -> None:
         if self._docker is not None and hasattr(self._docker, "close"):

@@ -125,6 +125,8 @@ def generated_images(cache_dir: str | PathLike[str] | None = None, count: int = 
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     folder = cache / f"smoke-images-{count}-seed{seed}"
     if folder.is_dir() and len(list(folder.glob("*.png"))) == count:
+        with contextlib.suppress(OSError):  # made private by an older wizard
+            folder.chmod(0o755)
         return folder
     try:
         cache.mkdir(parents=True, exist_ok=True)
@@ -134,6 +136,8 @@ def generated_images(cache_dir: str | PathLike[str] | None = None, count: int = 
                          "XDG_CACHE_HOME or give a smoke_images folder") from None
     try:
         make_images(scratch, count, seed=seed)
+        # mkdtemp made it private; a runner that is not root must still read it at /input.
+        scratch.chmod(0o755)
         if folder.exists():
             shutil.rmtree(folder)
         scratch.rename(folder)
@@ -169,6 +173,12 @@ class LocalSmokeResult:
     scores: Any = None
     """engine.scores.Scores when the smoke images carry labels (ObjectNet class folders or
     an answers.json beside them): top-1/top-5 of each conversion from the same pass."""
+    timing: dict[str, float] = dataclasses.field(default_factory=dict)
+    """Where the time went: startup_s, decode_s (summed over loader workers), wait_s,
+    model_s, wall_s."""
+    batch_marks: tuple[tuple[float, int], ...] = ()
+    """(seconds since the run started, images done) at the end of each batch: the spread
+    of the batches' rates bounds the full-run estimate (see wizard/report.py)."""
 
     def lines(self) -> list[str]:
         what = "generated ObjectNet-like images" if self.generated else str(self.images_dir)
@@ -246,8 +256,16 @@ def local_smoke(source: Answers | Config, images_dir: str | PathLike[str] | None
         config = dataclasses.replace(source, images_dir=folder, output_file=target,
                                      overwrite=True)
     config = dataclasses.replace(config, score=not generated)
+    started = time.perf_counter()
+    marks: list[tuple[float, int]] = []
+
+    def progress(done: int, total: int) -> None:
+        marks.append((time.perf_counter() - started, done))
+        if on_progress is not None:
+            on_progress(done, total)
+
     try:
-        summary = run(config, on_progress=on_progress, log=log)
+        summary = run(config, on_progress=progress, log=log)
     except EngineError as error:
         raise LocalSmokeError(f"the engine could not run the model here: {error}") from None
     validation = check_predictions(target, "the local run")
@@ -258,6 +276,10 @@ def local_smoke(source: Answers | Config, images_dir: str | PathLike[str] | None
         unreadable=list(summary.unreadable), validation=validation, wall_s=summary.wall_s,
         startup_s=summary.startup_s, steady_img_per_s=steady, device=summary.device,
         precision=config.precision, estimate_full_s=estimate, scores=summary.scores,
+        timing={"startup_s": summary.startup_s, "decode_s": summary.decode_s,
+                "wait_s": summary.wait_s, "model_s": summary.model_s,
+                "wall_s": summary.wall_s},
+        batch_marks=tuple(marks),
     )
 
 

@@ -224,6 +224,14 @@ class FakeAPIClient:
         return {"State": {"Running": running, "Status": "running" if running else "exited",
                           "ExitCode": self.exit_code}}
 
+    def history(self, ref: str) -> list[dict[str, Any]]:
+        layers = (self.images.get(ref) or {}).get("RootFS", {}).get("Layers") or []
+        return [{"Size": 1000, "CreatedBy": "/bin/sh -c #(nop) COPY file:x in /"}
+                for _ in layers]
+
+    def remove_image(self, image: str, **kwargs: Any) -> None:
+        self._record("remove_image", image=image, **kwargs)
+
     def info(self) -> dict[str, Any]:
         return {"Runtimes": {"runc": {"path": "runc"}}}
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -116,6 +117,22 @@ def test_run_until_push_on_real_docker(tmp_path: Path, docker_client, base_image
     assert entry["pinned_reference"].startswith(f"{auth_registry.host}/syn12345678/small-model@")
     assert auth_registry.password not in (project / "answers.submission.json").read_text()
     assert entry["torch_version"].startswith("1.13")
+    # Before the push, the upload was sized; after it, the image came back by digest and
+    # passed its smoke run again; the receipt is in the record and on screen.
+    assert re.search(r"upload: all \d+ layers, 1\.\d GiB uncompressed", result.stderr)
+    assert "building for linux/amd64" in result.stderr
+    verification = entry["verification"]
+    assert verification["pulled"] == entry["pinned_reference"]
+    assert verification["validator"] == "VALIDATED"
+    assert verification["agreement_with_local_run"] == {"top1": "48/48", "top5": "48/48",
+                                                         "ok": True}
+    assert 0 < verification["memory_peak_bytes"] < 32 * 1024 ** 3
+    assert verification["shm_peak_bytes"] is not None
+    assert verification["time_verdict"] == "no limit"
+    assert "this machine's CPU" in verification["time_measured_on"]
+    assert f"submit: {entry['pinned_reference']}" in result.stderr
+    assert "read-only root filesystem: works" in result.stderr
+    assert "non-root user 1000:1000: works" in result.stderr
     # What was pushed is what the challenge would pull: by digest.
     docker_client.login(auth_registry.user, auth_registry.password,
                         registry=auth_registry.host)
