@@ -73,6 +73,16 @@ def _parser() -> argparse.ArgumentParser:
     truth.add_argument("--images-dir", type=Path, help="ObjectNet's images folder: score "
                        "against the class folder each image sits in")
 
+    report = commands.add_parser("report", help="run the model here on labelled smoke "
+                                 "images and write a report folder (report.html, plots)",
+                                 formatter_class=formatter, epilog=EPILOG)
+    report.add_argument("--answers", type=Path, required=True, help="answers file (TOML); "
+                        "smoke_images must carry labels (ObjectNet class folders or an "
+                        "answers.json)")
+    report.add_argument("--out", type=Path, default=None,
+                        help="folder to write (default: .objectnet-wizard/report beside the "
+                        "answers file)")
+
     init = commands.add_parser("init", help="write a commented example answers file")
     init.add_argument("path", type=Path, nargs="?", default=Path("answers.toml"))
     return parser
@@ -167,6 +177,16 @@ def _validate(args: argparse.Namespace) -> int:
     return EXIT_OK if result["prediction_file_status"] == "VALIDATED" else EXIT_FAILED
 
 
+def _report(args: argparse.Namespace) -> int:
+    from wizard.pipeline import Pipeline
+
+    answers = _load(args.answers)
+    root = args.answers.resolve().parent
+    pipe = Pipeline(answers, root, answers_path=args.answers.resolve(), on_event=_printer)
+    pipe.report(args.out or pipe.work / "report")
+    return EXIT_OK
+
+
 def _init(args: argparse.Namespace) -> int:
     example = Path(__file__).resolve().parents[1] / "templates" / "answers.example.toml"
     if args.path.exists():
@@ -186,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
 
             return run_tui(args.answers, (args.answers or Path("answers.toml")).resolve().parent)
         handler = {"run": _run, "render": _run, "check": _check, "validate": _validate,
-                   "init": _init}[args.command]
+                   "report": _report, "init": _init}[args.command]
         return handler(args)
     except AnswersError as error:
         for line in error.lines:
