@@ -125,6 +125,7 @@ def run(config: Config, on_progress: Optional[ProgressCallback] = None,
     tally = make_tally(config, paths, say) if config.score else None
     placement = devices.place(config, shard.local_rank if shard.active else None)
     devices.check_precision(config, placement)
+    threads = devices.set_cpu_threads()
     transform = plugin.load_transform(config.model_dir)
     model = plugin.build_model(config.model_dir, config.model_class)
     model = checkpoint.load_into(model, config.checkpoint, trust=config.trust_checkpoint)
@@ -143,6 +144,7 @@ def run(config: Config, on_progress: Optional[ProgressCallback] = None,
             tally.labels = tally.labels[shard.rank::shard.world]
             predictor.tally = tally
         workers = devices.loader_workers(config, len(mine))
+        say(threads)
         say("predicting %d images on %s (batch %d, %d loader workers, %s%s%s)"
             % (len(paths), _device_name(placement), config.batch_size, workers,
                config.precision, ", uint8 pixels normalised on the device" if normaliser else "",
