@@ -131,7 +131,7 @@ class Answers(BaseModel):
     """The GPU the challenge evaluates on (V100, T4, A100, A10G, L4, H100, H200, B200, or
     "none" for a CPU runner). check refuses, before any build, a base image whose torch
     carries no code for it, and names the oldest image that can; leave it out when unknown
-    (then images that cannot drive current data-centre GPUs get a warning)."""
+    (then images that cannot drive an A100 or H100 get a warning)."""
 
     batch_size: int = Field(96, gt=0)
     """Images per batch and per GPU."""

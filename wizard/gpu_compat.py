@@ -31,8 +31,9 @@ GPUS: dict[str, tuple[int, int]] = {
 TARGET_GPUS: tuple[str, ...] = (*GPUS, "none")
 """Values of the target_gpu answer ("none": the runner has no GPU)."""
 
-CURRENT_DATA_CENTRE = ("A100", "H100", "B200")
-"""Without a target_gpu, an image that cannot drive these is warned about."""
+CURRENT_DATA_CENTRE = ("A100", "H100")
+"""Without a target_gpu, an image that cannot drive these is warned about. Not B200: every
+image before torch 2.7 would be warned about, so a B200 runner is named with target_gpu."""
 
 Support = Literal["runs", "jit", "cannot"]
 
