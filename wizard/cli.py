@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command is None:
-            from wizard.app import run_tui
+            from wizard.tui.app import run_tui
 
             return run_tui(args.answers, (args.answers or Path("answers.toml")).resolve().parent)
         handler = {"run": _run, "render": _run, "check": _check, "validate": _validate,

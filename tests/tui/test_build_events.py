@@ -13,11 +13,11 @@ from pathlib import Path
 from textual.widgets import Static
 from tui_support import SlowDocker, run_async, settle, write_answers
 
-from wizard.app import create_app
-from wizard.screens.confirm import ConfirmScreen
-from wizard.screens.help import HelpScreen
-from wizard.screens.stage import EventRelay
-from wizard.widgets.log_view import LogView
+from wizard.tui.app import create_app
+from wizard.tui.screens.confirm import ConfirmScreen
+from wizard.tui.screens.help import HelpScreen
+from wizard.tui.screens.stage import EventRelay
+from wizard.tui.widgets.log_view import LogView
 
 SIZE = (100, 32)
 

@@ -13,11 +13,11 @@ from tui_support import run_async, screen_text, settle, write_answers
 
 from wizard import cli
 from wizard.answers import load_answers
-from wizard.app import create_app
 from wizard.base_images import suggest
 from wizard.checkpoint_info import local_torch_version
-from wizard.screens.confirm import ConfirmScreen
-from wizard.widgets.field import Field
+from wizard.tui.app import create_app
+from wizard.tui.screens.confirm import ConfirmScreen
+from wizard.tui.widgets.field import Field
 
 SIZE = (100, 32)
 NO_ENGINE = "unix:///nonexistent/docker.sock"

@@ -12,9 +12,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Button, ProgressBar, Static
 
-from wizard.screens.stage import StageScreen, result_text
-from wizard.widgets.field import Field
-from wizard.widgets.log_view import LogView
+from wizard.tui.screens.stage import StageScreen, result_text
+from wizard.tui.widgets.field import Field
+from wizard.tui.widgets.log_view import LogView
 
 
 def rate_line(done: int, total: int, elapsed: float) -> str:

@@ -11,11 +11,11 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Static
 
-from wizard.widgets.field import Field
-from wizard.widgets.step_bar import StepBar
+from wizard.tui.widgets.field import Field
+from wizard.tui.widgets.step_bar import StepBar
 
 if TYPE_CHECKING:
-    from wizard.app import WizardApp
+    from wizard.tui.app import WizardApp
 
 
 class StepBody(VerticalScroll, can_focus=False):

@@ -14,8 +14,8 @@ from textual.containers import Horizontal
 from textual.widgets import Button, Input, Label, Static
 
 from wizard.answers import TOKEN_ENV_VAR
-from wizard.screens.stage import StageScreen
-from wizard.widgets.log_view import LogView
+from wizard.tui.screens.stage import StageScreen
+from wizard.tui.widgets.log_view import LogView
 
 USERNAME_ENV_VAR = "SYNAPSE_USERNAME"
 

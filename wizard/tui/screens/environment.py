@@ -13,8 +13,8 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Static
 from textual.worker import Worker, WorkerState
 
-from wizard.screens.base import StepScreen
-from wizard.screens.stage import error_text
+from wizard.tui.screens.base import StepScreen
+from wizard.tui.screens.stage import error_text
 
 CHECKING, OK, MISSING, ADVICE = "…", "✓", "✗", "!"
 

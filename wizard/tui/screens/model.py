@@ -16,10 +16,10 @@ from textual.widgets import Checkbox, Label, Select, Static
 from textual.worker import Worker, WorkerState
 
 from wizard.errors import WizardError
-from wizard.screens.base import StepScreen
-from wizard.screens.stage import error_text
-from wizard.widgets.field import Field
-from wizard.widgets.toggles import Tick
+from wizard.tui.screens.base import StepScreen
+from wizard.tui.screens.stage import error_text
+from wizard.tui.widgets.field import Field
+from wizard.tui.widgets.toggles import Tick
 
 NOT_CHECKPOINTS = {".py", ".pyc", ".txt", ".md", ".json", ".toml", ".yaml", ".yml", ".cfg"}
 SHOWN_KEYS = 4

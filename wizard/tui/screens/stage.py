@@ -20,8 +20,8 @@ from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
 from wizard.errors import WizardError
-from wizard.screens.base import StepScreen
-from wizard.widgets.log_view import LogView
+from wizard.tui.screens.base import StepScreen
+from wizard.tui.widgets.log_view import LogView
 
 STAGE_GROUP = "pipeline"
 """Worker group of every pipeline stage: one stage runs at a time across all screens."""

@@ -14,8 +14,8 @@ from textual.widgets import DataTable, Input, Static
 from textual.worker import Worker, WorkerState
 
 from wizard import base_images
-from wizard.screens.base import StepScreen
-from wizard.widgets.field import Field
+from wizard.tui.screens.base import StepScreen
+from wizard.tui.widgets.field import Field
 
 STAR = "★"
 

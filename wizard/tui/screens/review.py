@@ -13,7 +13,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Static, TabbedContent, TabPane
 
-from wizard.screens.stage import StageScreen
+from wizard.tui.screens.stage import StageScreen
 
 
 def highlighted(text: str, lexer: str) -> Syntax:

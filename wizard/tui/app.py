@@ -36,20 +36,20 @@ from wizard.answers import (
     save_answers,
     validate_partial,
 )
-from wizard.screens.base import StepScreen
-from wizard.screens.base_image import BaseImageScreen
-from wizard.screens.build import BuildScreen
-from wizard.screens.confirm import ConfirmScreen
-from wizard.screens.environment import EnvironmentScreen
-from wizard.screens.help import HelpScreen
-from wizard.screens.image_smoke import ImageSmokeScreen
-from wizard.screens.model import ModelScreen
-from wizard.screens.push import PushScreen
-from wizard.screens.registry import RegistryScreen
-from wizard.screens.review import ReviewScreen
-from wizard.screens.settings import SettingsScreen
-from wizard.screens.smoke import SmokeScreen
-from wizard.screens.stage import STAGE_GROUP, EventRelay, StageScreen
+from wizard.tui.screens.base import StepScreen
+from wizard.tui.screens.base_image import BaseImageScreen
+from wizard.tui.screens.build import BuildScreen
+from wizard.tui.screens.confirm import ConfirmScreen
+from wizard.tui.screens.environment import EnvironmentScreen
+from wizard.tui.screens.help import HelpScreen
+from wizard.tui.screens.image_smoke import ImageSmokeScreen
+from wizard.tui.screens.model import ModelScreen
+from wizard.tui.screens.push import PushScreen
+from wizard.tui.screens.registry import RegistryScreen
+from wizard.tui.screens.review import ReviewScreen
+from wizard.tui.screens.settings import SettingsScreen
+from wizard.tui.screens.smoke import SmokeScreen
+from wizard.tui.screens.stage import STAGE_GROUP, EventRelay, StageScreen
 
 if TYPE_CHECKING:
     from wizard.pipeline import Pipeline
@@ -395,7 +395,7 @@ def run_tui(answers_path: Path | None, project_root: Path) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m wizard.app",
+    parser = argparse.ArgumentParser(prog="python -m wizard.tui.app",
                                      description="The interactive objectnet-wizard.")
     parser.add_argument("--answers", type=Path, help="answers file to open (and save to)")
     args = parser.parse_args(argv)

@@ -7,10 +7,10 @@ from textual import on
 from textual.app import ComposeResult
 from textual.widgets import Checkbox, Label, RadioButton, RadioSet, Static
 
-from wizard.screens.base import StepScreen
-from wizard.widgets.field import Field
-from wizard.widgets.toggles import Choice, Tick
-from wizard.widgets.validation import number_value
+from wizard.tui.screens.base import StepScreen
+from wizard.tui.widgets.field import Field
+from wizard.tui.widgets.toggles import Choice, Tick
+from wizard.tui.widgets.validation import number_value
 
 MODES = (
     (0, "0  the model's own class ids, as they are (trained on ObjectNet ids)"),

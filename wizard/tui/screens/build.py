@@ -11,8 +11,8 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.widgets import Button, Static
 
-from wizard.screens.stage import StageScreen
-from wizard.widgets.log_view import LogView
+from wizard.tui.screens.stage import StageScreen
+from wizard.tui.widgets.log_view import LogView
 
 
 class BuildScreen(StageScreen):
