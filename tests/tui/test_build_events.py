@@ -148,4 +148,4 @@ async def test_quitting_during_a_build_asks_then_cancels_cleanly(project: Path) 
             await asyncio.sleep(0.05)
     assert app.return_value == 130
     assert 5 <= docker.emitted < docker.lines
-    assert not app.cancel.is_set() or app.running_stage() is None
+    assert not app.session.cancel.is_set() or app.running_stage() is None

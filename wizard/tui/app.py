@@ -2,9 +2,10 @@
 
 `create_app()` builds the app with its dependencies injected (project folder, answers file,
 Docker client factory), so tests build it without side effects; `run_tui()` is what
-`objectnet-wizard` calls with no command. The app holds the draft answers (a plain mapping
-the screens fill in) and, once they are complete, one `wizard.pipeline.Pipeline` whose stage
-methods the screens run in thread workers: the same path as the non-interactive mode.
+`objectnet-wizard` calls with no command. The state lives in one core `wizard.session.Session`
+(the draft answers, saving, and the `wizard.pipeline.Pipeline` whose stage methods the screens
+run in thread workers: the same path as the non-interactive mode); the app adds navigation,
+key bindings, dialogs and the stage workers.
 
 Nothing here imports torch, docker or jinja2 at import time, so the first screen shows at
 once; the screens import them inside their workers.
@@ -12,30 +13,16 @@ once; the screens import them inside their workers.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
-import os
-import threading
-import tomllib
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.screen import ModalScreen
 
-from wizard.answers import (
-    FIELDS,
-    Answers,
-    AnswersError,
-    PartialAnswers,
-    first_invalid_step,
-    load_answers,
-    save_answers,
-    validate_partial,
-)
+from wizard.session import SCREEN_OF_STEP, DockerFactory, Session
 from wizard.tui.screens.base import StepScreen
 from wizard.tui.screens.base_image import BaseImageScreen
 from wizard.tui.screens.build import BuildScreen
@@ -53,8 +40,6 @@ from wizard.tui.screens.stage import STAGE_GROUP, EventRelay, StageScreen
 
 if TYPE_CHECKING:
     from wizard.pipeline import Pipeline
-
-DockerFactory = Callable[[], Any]
 
 STEP_SCREENS: tuple[tuple[str, str, type[StepScreen]], ...] = (
     ("environment", "Env", EnvironmentScreen),
@@ -75,48 +60,7 @@ STAGE_STEPS = frozenset(key for key, _, screen in STEP_SCREENS
                         if issubclass(screen, StageScreen))
 """Steps that run pipeline stages: they need complete answers."""
 
-SCREEN_OF_STEP = {
-    "model": "model",
-    "base image": "base_image",
-    "settings": "settings",
-    "smoke test": "smoke",
-    "registry": "registry",
-}
-"""answers.STEPS names to the screen that asks for those fields."""
-
 EXIT_OK, EXIT_INTERRUPTED = 0, 130
-
-
-def _default_docker() -> Any:
-    from wizard import docker_ops
-
-    return docker_ops.connect()
-
-
-def read_draft(path: Path) -> tuple[dict[str, Any], list[str]]:
-    """The answers in `path` as a draft, and the file's problems (one line each). A file
-    with invalid values still prefills every setting it has, so the wizard can show each
-    problem at its step; a file that is not TOML prefills nothing."""
-    try:
-        answers = load_answers(path)
-    except AnswersError as error:
-        problems = error.lines
-    else:
-        return answers.model_dump(exclude_none=True), []
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return {}, problems
-    return {key: value for key, value in data.items() if key in FIELDS}, problems
-
-
-def _defaults() -> dict[str, Any]:
-    """Every optional setting with a value as its default, so a saved file spells it out."""
-    values = {}
-    for name, field in Answers.model_fields.items():
-        if not field.is_required() and field.get_default() is not None:
-            values[name] = field.get_default()
-    return values
 
 
 class WizardApp(App[int]):
@@ -134,22 +78,13 @@ class WizardApp(App[int]):
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
-    def __init__(self, *, project_root: Path, answers_path: Path, draft: dict[str, Any],
-                 start: str, docker: DockerFactory, load_problems: list[str],
-                 may_overwrite: bool) -> None:
+    def __init__(self, session: Session, *, start: str) -> None:
         super().__init__()
-        self.project_root = project_root
-        self.answers_path = answers_path
-        self.draft = draft
+        self.session = session
         self.start_step = start
-        self.docker_factory = docker
-        self.load_problems = load_problems
-        self.may_overwrite = may_overwrite
         self.relay = EventRelay()
-        self.cancel = threading.Event()
+        session.on_event = self.relay
         self.running_label: str | None = None
-        self._saved_draft = dict(draft)
-        self._pipeline: Pipeline | None = None
         self._quitting = False
 
     # -- steps ---------------------------------------------------------------------------
@@ -158,9 +93,10 @@ class WizardApp(App[int]):
         for key, _label, screen in STEP_SCREENS:
             self.install_screen(screen(), key)
         self.push_screen(self.start_step)
-        if self.load_problems:
-            lines = "\n".join(self.load_problems[:6])
-            self.notify(lines, title=f"{self.show_path(self.answers_path)} has problems",
+        session = self.session
+        if session.load_problems:
+            lines = "\n".join(session.load_problems[:6])
+            self.notify(lines, title=f"{session.show_path(session.answers_path)} has problems",
                         severity="error", timeout=15, markup=False)
 
     def step_labels(self) -> list[tuple[str, str]]:
@@ -195,13 +131,12 @@ class WizardApp(App[int]):
         if target is None:
             return
         if target in STAGE_STEPS:
-            step = first_invalid_step(self.draft)
-            if step is not None:
-                key = SCREEN_OF_STEP[step]
-                error = next(iter(self.partial().errors.values()), "")
+            incomplete = self.session.first_incomplete()
+            if incomplete is not None:
+                step, error = incomplete
                 self.notify(error, title=f"Finish the {step} step first", severity="warning",
                             markup=False)
-                target = key
+                target = SCREEN_OF_STEP[step]
         self.go(target)
 
     def action_back(self) -> None:
@@ -217,80 +152,32 @@ class WizardApp(App[int]):
             return
         self.push_screen(HelpScreen(self.screen))
 
-    # -- answers -------------------------------------------------------------------------
-
-    def set_answer(self, name: str, value: Any) -> None:
-        if value is None:
-            self.draft.pop(name, None)
-        else:
-            self.draft[name] = value
-
-    def partial(self) -> PartialAnswers:
-        return validate_partial(self.draft)
-
-    def answers(self) -> Answers | None:
-        """The complete answers, or None while a field is missing or invalid."""
-        partial = self.partial()
-        return None if partial.errors else Answers.model_validate(partial.values)
-
-    def show_path(self, path: Path) -> str:
-        """A path as the screens show it: relative to the project folder when inside it
-        (short, and the same on every machine)."""
-        try:
-            return str(Path(path).resolve().relative_to(self.project_root.resolve()))
-        except ValueError:
-            return str(path)
-
-    def short(self, text: str) -> str:
-        """A message with the project folder's path taken out of the paths it names."""
-        root = str(self.project_root)
-        return text.replace(root + os.sep, "").replace(root, ".")
-
-    def save(self) -> str:
-        """Write the draft to the answers file; returns what to tell the user."""
-        # Complete answers are written cleaned (e.g. SYN123 as syn123), exactly as the
-        # non-interactive mode reads them; a draft is written as typed.
-        save_answers(self.answers() or self.draft, self.answers_path)
-        self.may_overwrite = True
-        self._saved_draft = dict(self.draft)
-        return f"saved {self.show_path(self.answers_path)}"
-
     def action_save(self) -> None:
+        session = self.session
+        name = session.show_path(session.answers_path)
+
         def save_now(confirmed: bool | None = True) -> None:
             if not confirmed:
                 return
             try:
-                self.notify(self.save(), markup=False)
+                self.notify(session.save(), markup=False)
             except OSError as error:
-                self.notify(f"cannot save {self.show_path(self.answers_path)}: "
-                            f"{error.strerror}", severity="error", markup=False)
+                self.notify(f"cannot save {name}: {error.strerror}", severity="error",
+                            markup=False)
 
-        if self.may_overwrite or not self.answers_path.exists():
+        if session.may_save:
             save_now()
         else:
             self.push_screen(ConfirmScreen(
-                f"{self.show_path(self.answers_path)} exists and was not opened by this "
+                f"{name} exists and was not opened by this "
                 "session. Replace it with these answers?", yes="Replace", no="Keep it"),
                 save_now)
 
-    # -- pipeline ------------------------------------------------------------------------
+    # -- stages ------------------------------------------------------------------------
 
     def pipeline(self) -> Pipeline | None:
-        """The pipeline for the current answers (a new one when they changed, so results of
-        stages run with other answers are never reused), or None while incomplete."""
-        answers = self.answers()
-        if answers is None:
-            return None
-        if self._pipeline is not None and (self._pipeline.answers == answers
-                                           or self.running_stage()):
-            return self._pipeline
-        from wizard.pipeline import Pipeline
-
-        self.cancel = threading.Event()
-        self._pipeline = Pipeline(answers, self.project_root, answers_path=self.answers_path,
-                                  on_event=self.relay, docker=self.docker_factory,
-                                  cancel=self.cancel)
-        return self._pipeline
+        """The session's pipeline; while a stage runs, the one running it."""
+        return self.session.pipeline(keep=self.running_stage() is not None)
 
     def running_stage(self) -> str | None:
         """What is running now (e.g. "the build"), or None."""
@@ -299,21 +186,23 @@ class WizardApp(App[int]):
                 return self.running_label or "a stage"
         return None
 
+    def stage_started(self, screen: StageScreen, label: str) -> None:
+        """Called by `screen` as it starts a stage: its events go to it from now on."""
+        self.relay.drain()
+        self.relay.target = screen
+        self.running_label = label
+
     def stage_finished(self, screen: StageScreen) -> None:
         """Called by `screen` when its stage ended (done, failed or cancelled)."""
-        self.cancel.clear()
+        self.running_label = None
+        self.session.cancel.clear()
         if self._quitting and self.running_stage() is None:
             self.exit(EXIT_INTERRUPTED)
-
-    @property
-    def unsaved(self) -> bool:
-        """Whether the answers changed since they were opened or last saved."""
-        return self.draft != self._saved_draft
 
     async def action_quit(self) -> None:
         running = self.running_stage()
         if running is None:
-            if not self.unsaved:
+            if not self.session.unsaved:
                 self.exit(EXIT_OK)
                 return
 
@@ -329,7 +218,7 @@ class WizardApp(App[int]):
         def answer(yes: bool | None) -> None:
             if yes:
                 self._quitting = True
-                self.cancel.set()
+                self.session.cancel.set()
                 self.notify(f"cancelling {running}…", markup=False)
                 self.set_timer(60, self._give_up_waiting)
 
@@ -349,42 +238,15 @@ class WizardApp(App[int]):
                 await asyncio.wait_for(worker.wait(), timeout)
 
 
-def _first_step_to_fix(draft: dict[str, Any], root: Path) -> str:
-    """The screen of the first step that is not valid yet; complete answers whose
-    checkpoint file is missing open at the model step, where that is shown."""
-    step = first_invalid_step(draft)
-    if step is not None:
-        return SCREEN_OF_STEP[step]
-    answers = Answers.model_validate(validate_partial(draft).values)
-    if not answers.checkpoint_path(root).is_file():
-        return "model"
-    return "review"
-
-
 def create_app(answers_path: Path | None = None, project_root: Path | None = None, *,
                docker: DockerFactory | None = None) -> WizardApp:
     """The wizard for a project folder. `answers_path` (default: answers.toml in the project
     folder) is read when it exists; the app then opens at the first step not yet valid.
     `docker` is a zero-argument factory returning the wizard.docker_ops client (default:
     docker_ops.connect, imported only when a step needs Docker)."""
-    root = Path(project_root if project_root is not None else Path.cwd()).resolve()
-    draft = _defaults()
-    problems: list[str] = []
-    start = "environment"
-    may_overwrite = True
-    if answers_path is not None:
-        answers_path = Path(answers_path).resolve()
-        if answers_path.exists():
-            loaded, problems = read_draft(answers_path)
-            draft.update(loaded)
-            may_overwrite = not problems or bool(loaded)
-            start = _first_step_to_fix(draft, root)
-    else:
-        answers_path = root / "answers.toml"
-        may_overwrite = not answers_path.exists()
-    return WizardApp(project_root=root, answers_path=answers_path, draft=draft, start=start,
-                     docker=docker or _default_docker, load_problems=problems,
-                     may_overwrite=may_overwrite)
+    session = Session.open(answers_path, project_root, docker=docker)
+    start = session.first_step_to_fix() if session.opened else "environment"
+    return WizardApp(session, start=start)
 
 
 def run_tui(answers_path: Path | None, project_root: Path) -> int:
@@ -392,16 +254,3 @@ def run_tui(answers_path: Path | None, project_root: Path) -> int:
     quit during a stage and it was cancelled)."""
     result = create_app(answers_path, project_root).run()
     return EXIT_OK if result is None else int(result)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m wizard.tui.app",
-                                     description="The interactive objectnet-wizard.")
-    parser.add_argument("--answers", type=Path, help="answers file to open (and save to)")
-    args = parser.parse_args(argv)
-    root = (args.answers.resolve().parent if args.answers else Path(os.getcwd()))
-    return run_tui(args.answers, root)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -44,4 +44,4 @@ class ImageSmokeScreen(StageScreen):
 
     def stage_done(self, result: Any) -> None:
         self.result = result
-        self.show_outcome("✓ " + result_text(result, self.summary, self.wizard.short))
+        self.show_outcome("✓ " + result_text(result, self.summary, self.session.short))

@@ -76,14 +76,14 @@ class SettingsScreen(StepScreen):
     @on(Checkbox.Changed, "#softmax")
     def _softmax(self, event: Checkbox.Changed) -> None:
         if not self._loading:
-            self.wizard.set_answer("softmax", event.value)
+            self.session.set("softmax", event.value)
 
     @on(RadioSet.Changed, "#convert-mode")
     def _mode(self, event: RadioSet.Changed) -> None:
         if not self._loading:
-            self.wizard.set_answer("convert_outputs_mode", event.index)
+            self.session.set("convert_outputs_mode", event.index)
 
     @on(RadioSet.Changed, "#precision")
     def _precision(self, event: RadioSet.Changed) -> None:
         if not self._loading:
-            self.wizard.set_answer("precision", PRECISIONS[event.index][0])
+            self.session.set("precision", PRECISIONS[event.index][0])

@@ -79,4 +79,4 @@ class SmokeScreen(StageScreen):
     def stage_done(self, result: Any) -> None:
         self.result = result
         self.query_one("#smoke-rate", Static).update("")
-        self.show_outcome("✓ " + result_text(result, self.summary, self.wizard.short))
+        self.show_outcome("✓ " + result_text(result, self.summary, self.session.short))

@@ -98,9 +98,7 @@ class StageScreen(StepScreen):
         if running is not None:
             self.set_status(f"✗ wait: {running} is still running", error=True)
             return False
-        self.wizard.relay.drain()
-        self.wizard.relay.target = self
-        self.wizard.running_label = label
+        self.wizard.stage_started(self, label)
         self.running = True
         self.last_error = None
         self.warnings = []
@@ -126,7 +124,6 @@ class StageScreen(StepScreen):
         if state not in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
             return
         self.running = False
-        self.wizard.running_label = None
         self._events()  # whatever the thread emitted last
         if state == WorkerState.SUCCESS:
             self.stage_done(event.worker.result)
@@ -141,11 +138,7 @@ class StageScreen(StepScreen):
         not complete yet."""
         pipeline = self.wizard.pipeline()
         if pipeline is None:
-            from wizard.answers import first_invalid_step
-
-            errors = self.wizard.partial().errors
-            step = first_invalid_step(self.wizard.draft) or "model"
-            first = next(iter(errors.values()), "")
+            step, first = self.session.first_incomplete() or ("model", "")
             self.show_outcome(f"✗ the {step} step is not complete: {first}. Press ctrl+b to "
                               "go back, or fix it there.", error=True)
         return pipeline
@@ -159,17 +152,17 @@ class StageScreen(StepScreen):
         lines: list[str] = []
         for event in events:
             if isinstance(event, pipeline.Log):
-                lines.append(self.wizard.short(event.line))
+                lines.append(self.session.short(event.line))
             elif isinstance(event, pipeline.StageStarted):
                 lines.append(f"── {event.title}")
             elif isinstance(event, pipeline.StageFinished):
-                self.summary = self.wizard.short(event.summary)
+                self.summary = self.session.short(event.summary)
                 lines.append(f"✓ {event.stage}: {self.summary}")
             elif isinstance(event, pipeline.StageSkipped):
                 lines.append(f"- {event.stage} skipped: {event.reason}")
             elif isinstance(event, pipeline.Warning_):
-                lines.append(f"! {self.wizard.short(event.text)}")
-                self.warnings.append(self.wizard.short(event.text))
+                lines.append(f"! {self.session.short(event.text)}")
+                self.warnings.append(self.session.short(event.text))
             elif isinstance(event, pipeline.Progress):
                 self.progress(event.done, event.total)
         if lines:
