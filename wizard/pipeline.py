@@ -174,9 +174,9 @@ class Pipeline:
         a user needs before trading exactness for speed."""
         from engine.errors import EngineError
         from engine.precision import compare
-        from wizard.smoke import engine_config
+        from wizard.engine_settings import local_config
 
-        config = engine_config(self.answers, self.root, images_dir, self.work / "unused.csv")
+        config = local_config(self.answers, self.root, images_dir, self.work / "unused.csv")
         try:
             agreement = compare(config)
         except EngineError as error:
