@@ -20,6 +20,7 @@ from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
 from wizard.errors import WizardError
+from wizard.events import Progress, StageFinished, StageWarning, describe_event
 from wizard.tui.screens.base import StepScreen
 from wizard.tui.widgets.log_view import LogView
 
@@ -29,6 +30,10 @@ STAGE_GROUP = "pipeline"
 
 class PipelineEvents(Message):
     """Events are waiting in the relay: drain them."""
+
+
+MARKS = {"title": "── ", "done": "✓ ", "skipped": "- ", "warning": "! ", "log": ""}
+"""How the log view marks each kind of event."""
 
 
 class EventRelay:
@@ -147,24 +152,21 @@ class StageScreen(StepScreen):
 
     def handle_events(self, events: list[Any]) -> None:
         """Show pipeline events: runs of Log lines go to the log view in one write."""
-        from wizard import pipeline
-
         lines: list[str] = []
         for event in events:
-            if isinstance(event, pipeline.Log):
-                lines.append(self.session.short(event.line))
-            elif isinstance(event, pipeline.StageStarted):
-                lines.append(f"── {event.title}")
-            elif isinstance(event, pipeline.StageFinished):
-                self.summary = self.session.short(event.summary)
-                lines.append(f"✓ {event.stage}: {self.summary}")
-            elif isinstance(event, pipeline.StageSkipped):
-                lines.append(f"- {event.stage} skipped: {event.reason}")
-            elif isinstance(event, pipeline.Warning_):
-                lines.append(f"! {self.session.short(event.text)}")
-                self.warnings.append(self.session.short(event.text))
-            elif isinstance(event, pipeline.Progress):
+            described = describe_event(event)
+            if isinstance(event, Progress):
                 self.progress(event.done, event.total)
+                continue
+            if described.kind in ("log", "done", "warning"):
+                text = self.session.short(described.text)
+            else:
+                text = described.text
+            if isinstance(event, StageFinished):
+                self.summary = self.session.short(event.summary)
+            elif isinstance(event, StageWarning):
+                self.warnings.append(text)
+            lines.append(f"{MARKS[described.kind]}{text}")
         if lines:
             self.write_log(lines)
 
