@@ -9,7 +9,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from wizard.docker_events import BuildCached, BuildLog, BuildStep, PullProgress, PushProgress
+from wizard.docker_events import (
+    BuildCached,
+    BuildLog,
+    BuildStep,
+    DaemonWarning,
+    PullProgress,
+    PushProgress,
+)
 
 
 @dataclass(frozen=True)
@@ -92,3 +99,12 @@ def docker_event_line(event: object) -> str | None:
             return None
         return f"{event.layer}: {event.status}" if event.layer else event.status
     return str(event)
+
+
+def from_docker(stage: str, event: object) -> Event | None:
+    """A docker_ops event as the pipeline reports it: dockerd's own warnings about the build
+    (not a step's output) as a StageWarning, the rest as Log lines; None for byte counts."""
+    if isinstance(event, DaemonWarning):
+        return StageWarning(stage, f"Docker: {event.text}")
+    line = docker_event_line(event)
+    return None if line is None else Log(stage, line)

@@ -25,7 +25,7 @@ from wizard.events import (
     StageFinished,
     StageStarted,
     StageWarning,
-    docker_event_line,
+    from_docker,
 )
 
 STAGES = ("check", "render", "smoke", "build", "image-smoke", "push")
@@ -85,13 +85,9 @@ class Pipeline:
 
     def _docker_log(self, stage: str) -> Callable[[Any], None]:
         def forward(event: Any) -> None:
-            if type(event).__name__ == "DaemonWarning":
-                # dockerd's words about the build, not a step's output: shown once, as such.
-                self.emit(Warning_(stage, f"Docker: {event.text}"))
-                return
-            line = docker_event_line(event)
-            if line is not None:
-                self.emit(Log(stage, line))
+            reported = from_docker(stage, event)
+            if reported is not None:
+                self.emit(reported)
 
         return forward
 

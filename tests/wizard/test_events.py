@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from wizard.docker_events import BuildCached, BuildLog, BuildStep, PullProgress, PushProgress
+from wizard.docker_events import (
+    BuildCached,
+    BuildLog,
+    BuildStep,
+    DaemonWarning,
+    PullProgress,
+    PushProgress,
+)
 from wizard.events import (
     Log,
     Progress,
@@ -14,6 +21,7 @@ from wizard.events import (
     StageWarning,
     describe_event,
     docker_event_line,
+    from_docker,
 )
 
 
@@ -41,3 +49,11 @@ def test_every_event_has_its_words_and_kind(event, kind: str, text: str) -> None
 ])
 def test_docker_events_read_as_docker_prints_them(event, line) -> None:
     assert docker_event_line(event) == line
+
+
+def test_daemon_warnings_are_stage_warnings_and_steps_are_log_lines() -> None:
+    warning = DaemonWarning("IPv4 forwarding is disabled. Networking will not work.")
+    assert from_docker("build", warning) == StageWarning(
+        "build", "Docker: IPv4 forwarding is disabled. Networking will not work.")
+    assert from_docker("build", BuildCached(3)) == Log("build", " ---> Using cache")
+    assert from_docker("push", PushProgress("a1b2", "Pushing", current=1, total=9)) is None
