@@ -165,11 +165,13 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _init(args: argparse.Namespace) -> int:
-    example = Path(__file__).resolve().parents[1] / "templates" / "answers.example.toml"
+    # Generated, not copied from templates/ (which an installed wheel does not carry).
+    from wizard.answers import reference_toml
+
     if args.path.exists():
         console.print(f"[red]error:[/] {args.path} exists: choose another name or remove it")
         return EXIT_USAGE
-    args.path.write_text(example.read_text())
+    args.path.write_text(reference_toml(), encoding="utf-8")
     console.print(f"wrote {args.path}: fill it in, then `objectnet-wizard run --answers "
                   f"{args.path}`")
     return EXIT_OK
