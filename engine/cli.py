@@ -10,11 +10,14 @@ import signal
 import sys
 import traceback
 from pathlib import Path
-from typing import Callable, List, Optional
+from typing import TYPE_CHECKING, Callable, List, Optional
 
 from engine import __version__
 from engine.config import MAX_IMAGE_MB, MB, PRECISIONS, Config
 from engine.errors import EngineError, Terminated
+
+if TYPE_CHECKING:  # pragma: no cover
+    from engine.report import PlainReporter
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -191,11 +194,21 @@ def main(argv: Optional[List[str]] = None) -> int:
     config = _config(args)
     # Imported here so --help answers without loading torch.
     from engine.report import make_reporter
-    from engine.run import run
 
     reporter = make_reporter(sys.stderr)
+    previous = None
     with contextlib.suppress(ValueError):  # only the main thread can take signals
-        signal.signal(signal.SIGTERM, _terminate)
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return _main(args, config, reporter)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main(args: argparse.Namespace, config: Config, reporter: "PlainReporter") -> int:
+    from engine.run import run
+
     try:
         if args.compare_precision:
             from engine.precision import compare

@@ -28,6 +28,9 @@ from engine.usercode import USER_ERRORS, describe_failure
 ProgressCallback = Callable[[int, int], None]
 LogCallback = Callable[[str], None]
 
+# (ids, confidences) of one image, in file-name order.
+Row = Tuple[List[int], List[float]]
+
 # Size of the stand-in image for the start-up check: a typical ObjectNet photo minus its frame.
 PREFLIGHT_SIZE = (480, 270)
 
@@ -169,8 +172,9 @@ def _run(config: Config, shard: distributed.Shard, started: float,
                                                  config.fastpath, PREFLIGHT_SIZE)
     predictor = Predictor(model, config, placement, channels_last, normaliser)
     image_shape = preflight(predictor, transform, config)
-    loader_shape = image_shape if loader_transform is transform else tuple(
-        loader_transform(_stand_in()).shape)
+    # Images batched together need one size; one image per model call may have any.
+    loader_shape = None if predictor.chunk == 1 else image_shape if (
+        loader_transform is transform) else tuple(loader_transform(_stand_in()).shape)
     if config.compile:
         predictor.warm_up(image_shape)
     distributed.start(shard, placement.kind == "cuda")
@@ -188,18 +192,7 @@ def _run(config: Config, shard: distributed.Shard, started: float,
                                config.max_image_bytes, loader_shape)
         rows = _rows(predictor, dataset, timing,
                      len(paths) if not shard.active else len(mine), on_progress, say)
-        if not shard.active:
-            _write(config.output_file, paths, rows)
-        else:
-            with distributed.spool(rows) as spooled:
-                if shard.is_writer:
-                    streams = [distributed.read_spool(spooled)] + [
-                        distributed.receive_rows(rank, len(paths[rank::shard.world]))
-                        for rank in range(1, shard.world)]
-                    _write(config.output_file, paths, distributed.interleave(streams,
-                                                                             len(paths)))
-                else:
-                    distributed.send_rows(spooled)
+        _deliver(rows, config.output_file, paths, shard)
         unreadable = [(mine[i].name, reason) for i, reason in timing.unreadable]
         if shard.active:
             unreadable = sorted(u for part in distributed.gather(shard, unreadable) for u in part)
@@ -214,6 +207,23 @@ def _run(config: Config, shard: distributed.Shard, started: float,
     )
 
 
+def _deliver(rows: Iterator[Row], target: Path, paths: List[Path],
+             shard: distributed.Shard) -> None:
+    """Write this process's rows, or under torchrun bring every rank's rows to rank 0, which
+    alone writes `target`: no folder needs to be shared between machines."""
+    if not shard.active:
+        _write(target, paths, rows)
+        return
+    with distributed.spool(rows) as spooled:
+        if not shard.is_writer:
+            distributed.send_rows(spooled)
+            return
+        streams = [distributed.read_spool(spooled)] + [
+            distributed.receive_rows(rank, len(paths[rank::shard.world]))
+            for rank in range(1, shard.world)]
+        _write(target, paths, distributed.interleave(streams, len(paths)))
+
+
 def _stand_in() -> Image.Image:
     return Image.new("RGB", PREFLIGHT_SIZE, (124, 116, 104))
 
@@ -222,9 +232,6 @@ def _device_name(placement: devices.Placement) -> str:
     if placement.kind == "cpu":
         return "cpu"
     return "%d x %s" % (placement.gpus, torch.cuda.get_device_name(placement.device))
-
-
-Row = Tuple[List[int], List[float]]
 
 
 def _rows(predictor: Predictor, dataset: ImageDataset, timing: Timing, total: int,
