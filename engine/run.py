@@ -262,6 +262,9 @@ def _write(target: Path, paths: List[Path], rows: Iterator[Any]) -> None:
             if row is None:  # pragma: no cover - never silence: a row per image or no file
                 raise RuntimeError("no prediction came back for %s" % path.name)
             writer.write(format_row(path.name, *row))
+        # Run the generator to its end: the last progress report comes after the last row.
+        if next(rows, None) is not None:  # pragma: no cover - a bug: never drop a row
+            raise RuntimeError("more predictions came back than there are images")
         writer.commit()
     except BaseException:
         writer.abort()

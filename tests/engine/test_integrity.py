@@ -490,7 +490,10 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-def test_sigterm_says_so_and_takes_the_loader_workers_with_it(models, checkpoint, tmp_path):
+@pytest.mark.parametrize("signum, code, word", [(signal.SIGTERM, 143, "terminated"),
+                                               (signal.SIGINT, 130, "interrupted")])
+def test_a_signal_says_so_and_takes_the_loader_workers_with_it(models, checkpoint, tmp_path,
+                                                               signum, code, word):
     folder = tmp_path / "in"
     make_images(folder, 40, seed=18)
     out = tmp_path / "p.csv"
@@ -511,10 +514,10 @@ def test_sigterm_says_so_and_takes_the_loader_workers_with_it(models, checkpoint
         time.sleep(1.0)
         workers = _children(process.pid)
         assert len(workers) >= 2
-        process.send_signal(signal.SIGTERM)
+        process.send_signal(signum)
         rest = process.stderr.read()
-        assert process.wait(timeout=30) == 143
-        assert "terminated" in rest.strip().splitlines()[-1] and "Traceback" not in rest
+        assert process.wait(timeout=30) == code
+        assert word in rest.strip().splitlines()[-1] and "Traceback" not in rest
         deadline = time.monotonic() + 1.0
         while any(_alive(p) for p in workers) and time.monotonic() < deadline:
             time.sleep(0.05)

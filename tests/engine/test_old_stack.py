@@ -17,13 +17,13 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 
 def _in_image(docker_client, base_image: str, args: list[str], mounts: dict[str, Path],
-              ) -> tuple[int, str]:
+              **limits: str) -> tuple[int, str]:
     volumes = {str(REPO / "engine"): {"bind": "/opt/objectnet/engine", "mode": "ro"}}
     volumes.update({str(p): {"bind": target, "mode": "rw" if target == "/output" else "ro"}
                     for target, p in mounts.items()})
     container = docker_client.containers.run(
         base_image, ["python3", "-m", "engine", *args], working_dir="/opt/objectnet",
-        volumes=volumes, network_mode="none", detach=True,
+        volumes=volumes, network_mode="none", detach=True, **limits,
         environment={"PYTHONDONTWRITEBYTECODE": "1"})
     try:
         status = container.wait(timeout=300)["StatusCode"]
@@ -116,9 +116,10 @@ def test_integrity_on_torch_1_13(docker_client, base_image, layout, plugin_dir, 
     save_checkpoint(plugin_dir, "tiny", layout["/ckpt"] / "tiny.pth")
     torch.save({"w": torch.zeros(1), "p": _Exploit()}, str(layout["/ckpt"] / "exploit.pth"))
     common = ["--model-dir", "/plugin", "--workers", "1"]
+    # /dev/zero and a FIFO: a regression must hit the container's memory limit, not the host.
     status, logs = _in_image(docker_client, base_image,
                              ["/input", "/output/p.csv", "tiny", "/ckpt/tiny.pth", *common],
-                             layout)
+                             layout, mem_limit="4g", memswap_limit="4g")
     assert status == 3, logs
     with open(layout["/output"] / "p.csv", newline="", encoding="utf-8") as handle:
         rows = {row[0]: row[1:] for row in csv.reader(handle)}
