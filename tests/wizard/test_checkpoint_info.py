@@ -187,3 +187,20 @@ def test_an_exploit_is_not_called_a_pickled_model(tmp_path):
     line = describe(info)
     assert "posix.system" in line and "not a model class" in line
     assert "needs trust_checkpoint" not in line
+
+
+def test_the_check_stage_calls_an_exploit_what_it_is(tmp_path):
+    from projects import make_project, tiny_answers
+
+    from wizard.pipeline import checkpoint_warnings
+
+    class Exploit:
+        def __reduce__(self):
+            return (os.system, ("true",))
+
+    root = make_project(tmp_path / "project")
+    torch.save({"weights": torch.zeros(1), "payload": Exploit()}, root / "model" / "x.pth")
+    _, warnings = checkpoint_warnings(tiny_answers(checkpoint="x.pth"), root)
+    line = next(w for w in warnings if "x.pth" in w)
+    assert "posix.system" in line and "not a torch model class" in line
+    assert "whole pickled model" not in line
