@@ -8,7 +8,7 @@ import csv
 import os
 import tempfile
 from pathlib import Path
-from typing import IO, Iterable, Optional, Sequence
+from typing import IO, Optional, Sequence
 
 from engine.errors import OutputError
 
@@ -107,11 +107,3 @@ class AtomicWriter:
         if self.path is not None:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(str(self.path))
-
-
-def read_names(path: Path) -> Iterable[str]:
-    """The image names of a predictions file, read as the scorer reads them."""
-    with open(str(path), encoding="utf-8", newline="") as handle:
-        for row in csv.reader(handle):
-            if row:
-                yield row[0]
