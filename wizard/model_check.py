@@ -31,7 +31,7 @@ def check_model(model_dir: Path, model_class: str, checkpoint: Path,
     """Build the class and load the checkpoint into it; never raises for bad input."""
     import torch.nn as nn
 
-    from engine.checkpoint import describe_format, mismatch, read
+    from engine.checkpoint import describe_format, fit, mismatch, read
     from engine.errors import EngineError
     from engine.plugin import build_model
 
@@ -48,13 +48,13 @@ def check_model(model_dir: Path, model_class: str, checkpoint: Path,
         return ModelCheck(True, f"{checkpoint.name} is a complete {kind} model "
                           f"({type(loaded).__name__}); the class is not used", classes,
                           checkpoint_format=kind)
-    missing, unexpected, shapes = mismatch(model, loaded)
-    if missing or unexpected or shapes:
-        return ModelCheck(
-            False,
-            f"{checkpoint.name} does not fit {model_class}: {len(missing)} missing, "
-            f"{len(unexpected)} unexpected, {len(shapes)} with another shape",
-            classes, missing, unexpected, shapes, kind)
+    try:
+        _, note = fit(model, loaded, checkpoint)
+    except EngineError as error:
+        # The engine's own message names the keys and the pattern; the lists stay for views.
+        missing, unexpected, shapes = mismatch(model, loaded)
+        return ModelCheck(False, str(error), classes, missing, unexpected, shapes, kind)
+    how = f"; {note}" if note else ""
     return ModelCheck(True, f"{checkpoint.name} loads into {model_class} "
-                      f"({len(loaded)} tensors, {kind} format)", classes,
+                      f"({len(loaded)} tensors, {kind} format{how})", classes,
                       checkpoint_format=kind)
