@@ -2,7 +2,8 @@
 for scripts and CI. Every subcommand drives wizard.pipeline, the same core as the TUI.
 
 Exit codes: 0 done; 1 a stage failed (build, smoke disagreement, push); 2 usage or answers
-error; 3 the environment is not ready (no Docker engine, base image missing); 130 interrupted.
+error, or a model/checkpoint/requirements problem; 3 the environment is not ready (no Docker
+engine, base image missing); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ EPILOG = """\
 exit codes:
   0    done
   1    a stage failed (build step, smoke run, disagreement with the local run, push)
-  2    usage or answers-file error (each problem on one line)
+  2    usage, answers-file or model error (each problem on one line): a model class that
+       cannot be built, a checkpoint that does not fit, requirements that cannot be built
+       into a wheelhouse
   3    environment not ready (no Docker engine, base image missing): the message says how
   130  interrupted
 """
@@ -118,8 +121,12 @@ def _printer(event) -> None:
 
 def _exit_code(error: WizardError) -> int:
     from wizard.docker_events import BaseImageMissingError, DockerUnavailableError
+    from wizard.errors import ModelProblemError
+    from wizard.wheelhouse import WheelhouseError
 
     environment = (DockerUnavailableError, BaseImageMissingError)
+    if isinstance(error, ModelProblemError | WheelhouseError):
+        return EXIT_USAGE
     return EXIT_ENVIRONMENT if isinstance(error, environment) else EXIT_FAILED
 
 
@@ -130,6 +137,8 @@ def _run(args: argparse.Namespace) -> int:
     root = args.answers.resolve().parent
     pipe = Pipeline(answers, root, answers_path=args.answers.resolve(), on_event=_printer)
     if args.command == "render":
+        if (answers.model_path(root) / "requirements.txt").is_file():
+            pipe.dependencies()
         pipe.render(force=args.force)
         return EXIT_OK
     if args.force:
@@ -144,7 +153,9 @@ def _check(args: argparse.Namespace) -> int:
     answers = _load(args.answers)
     report = doctor.diagnose(answers, args.answers.resolve().parent)
     doctor.print_report(report, console)
-    return EXIT_OK if report.ready else EXIT_ENVIRONMENT
+    if report.ready:
+        return EXIT_OK
+    return EXIT_USAGE if report.model_problem else EXIT_ENVIRONMENT
 
 
 def _validate(args: argparse.Namespace) -> int:

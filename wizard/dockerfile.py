@@ -10,7 +10,7 @@ printed without a filter is an error, so no answer can add an instruction.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -18,7 +18,7 @@ from typing import Any
 
 import jinja2
 
-from wizard import __version__, validators
+from wizard import __version__, model_folder, validators, wheelhouse
 from wizard.answers import Answers
 from wizard.checkpoint_info import sha256_file
 from wizard.errors import RenderError
@@ -26,6 +26,9 @@ from wizard.files import write_text_atomic
 
 CONTAINER_ROOT = "/opt/objectnet"
 CONTAINER_MODEL_DIR = f"{CONTAINER_ROOT}/model"
+CONTAINER_WHEELHOUSE = f"{CONTAINER_ROOT}/wheelhouse"
+WORK_DIR = ".objectnet-wizard"
+"""The wizard's work folder in the project root; its wheelhouse is part of the build context."""
 INPUT_DIR = "/input"
 OUTPUT_FILE = "/output/predictions.csv"
 DOCKERFILE = "Dockerfile"
@@ -156,10 +159,11 @@ def _settings_label(answers: Answers) -> str:
     )
 
 
-def render_text(answers: Answers, *, checkpoint_sha256: str, requirements: bool,
-                answers_name: str = "answers.toml") -> RenderedFiles:
-    """Render both files from the answers alone (no file system access). `requirements`
-    says whether the model folder has a requirements.txt."""
+def render_text(answers: Answers, *, checkpoint_sha256: str, model_files: Sequence[str],
+                wheels: bool, answers_name: str = "answers.toml") -> RenderedFiles:
+    """Render both files from the answers alone (no file system access). `model_files` are
+    the model folder's files that go into the image (relative to it, the checkpoint among
+    them); `wheels` says whether a wheelhouse of pip requirements is installed."""
     try:
         image_reference = answers.image_reference()
     except ValueError as error:
@@ -175,7 +179,12 @@ def render_text(answers: Answers, *, checkpoint_sha256: str, requirements: bool,
         "checkpoint_sha256": checkpoint_sha256,
         "container_model_dir": CONTAINER_MODEL_DIR,
         "container_checkpoint": container_checkpoint(answers),
-        "requirements": requirements,
+        "wheels": wheels,
+        "wheelhouse": f"{WORK_DIR}/{wheelhouse.WHEELHOUSE}",
+        "container_wheelhouse": CONTAINER_WHEELHOUSE,
+        "model_files": [str(_path(f)) for f in model_files],
+        "model_copies": model_folder.copy_plan(model_files, answers.model_dir,
+                                               answers.checkpoint, CONTAINER_MODEL_DIR),
         "settings": _settings_label(answers),
         "entrypoint": entrypoint(answers),
     }
@@ -243,9 +252,16 @@ def render(answers: Answers, project_root: str | PathLike[str], *,
             "it with ln without -s)"
         )
     digest = checkpoint_sha256 or sha256_file(checkpoint)
-    requirements = (model / "requirements.txt").is_file()
-    return render_text(answers, checkpoint_sha256=digest, requirements=requirements,
-                       answers_name=answers_name)
+    entries = model_folder.resolve(model, answers.checkpoint, answers.model_include,
+                                   answers.model_exclude)
+    wheels = (model / wheelhouse.REQUIREMENTS).is_file()
+    if wheels and not wheelhouse.has_lock(root / WORK_DIR):
+        raise RenderError(
+            f"{answers.model_dir}/{wheelhouse.REQUIREMENTS} has no wheelhouse yet: run "
+            "`objectnet-wizard run` or `check`, which resolve it for the base image")
+    return render_text(answers, checkpoint_sha256=digest,
+                       model_files=[e.path for e in model_folder.included(entries)],
+                       wheels=wheels, answers_name=answers_name)
 
 
 def _generated_by_wizard(path: Path) -> bool:
