@@ -534,10 +534,12 @@ def first_invalid_step(data: Mapping[str, Any]) -> str | None:
     return STEPS[0][0] if errors else None
 
 
-def reference_toml() -> str:
+def reference_toml(values: Mapping[str, Any] | None = None) -> str:
     """A complete, commented answers file: every setting with its description, required ones
     with an example value, optional ones with their default (commented out where the default
-    is "leave it out"). templates/answers.example.toml is this text."""
+    is "leave it out"); `values` replace those (what `init` found in the model folder).
+    templates/answers.example.toml is this text without values."""
+    values = values or {}
     out = [
         "# objectnet-wizard answers: every setting, with what it means.",
         "# Copy this file next to engine/ and your model folder as answers.toml, edit it, and run",
@@ -550,7 +552,9 @@ def reference_toml() -> str:
             field = Answers.model_fields[name]
             doc = " ".join((field.description or "").split())
             out += ["", *textwrap.wrap(doc, 94, initial_indent="# ", subsequent_indent="# ")]
-            if field.is_required():
+            if name in values:
+                out.append(tomli_w.dumps({name: values[name]}).strip())
+            elif field.is_required():
                 out.append(tomli_w.dumps({name: _example(name)}).strip())
             elif field.get_default() is None:
                 out.append("# " + tomli_w.dumps({name: _example(name)}).strip())

@@ -173,11 +173,19 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _init(args: argparse.Namespace) -> int:
-    example = Path(__file__).resolve().parents[1] / "templates" / "answers.example.toml"
+    from rich.text import Text
+
+    from wizard.answers import reference_toml
+    from wizard.files import write_text_atomic
+    from wizard.init_answers import discover
+
     if args.path.exists():
         console.print(f"[red]error:[/] {args.path} exists: choose another name or remove it")
         return EXIT_USAGE
-    args.path.write_text(example.read_text())
+    found = discover(args.path.resolve().parent / "model")
+    write_text_atomic(args.path, reference_toml(found.values))
+    for note in found.notes:
+        console.print(Text("  " + note))
     console.print(f"wrote {args.path}: fill it in, then `objectnet-wizard run --answers "
                   f"{args.path}`")
     return EXIT_OK

@@ -26,6 +26,21 @@ def list_classes(model_dir: Path) -> list[str]:
     return model_classes(load_model_module(model_dir))
 
 
+def class_choices(model_dir: Path) -> list[tuple[str, str]]:
+    """(label, name) for each class model_description.py offers: its own classes first, then
+    those it imports, labelled as library classes (they often need arguments the engine
+    cannot give). Raises engine's ModelError."""
+    from engine.plugin import load_model_module, model_classes
+
+    module = load_model_module(model_dir)
+    choices = []
+    for name in model_classes(module):
+        origin = getattr(getattr(module, name), "__module__", "")
+        label = name if origin == module.__name__ else f"{name} (library class from {origin})"
+        choices.append((label, name))
+    return choices
+
+
 def check_model(model_dir: Path, model_class: str, checkpoint: Path,
                 trust: bool = False) -> ModelCheck:
     """Build the class and load the checkpoint into it; never raises for bad input."""
