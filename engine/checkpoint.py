@@ -222,9 +222,9 @@ def fit(model: nn.Module, state: Mapping[str, torch.Tensor],
                    if _maps_onto(c, missing, unexpected) == len(unexpected)]
         if len(changes) == 1:
             change = changes[0]
+            moved = set(unexpected)
             renamed = OrderedDict(
-                (_renamed(k, change) if k in set(unexpected) else k, v)
-                for k, v in state.items())
+                (_renamed(k, change) if k in moved else k, v) for k, v in state.items())
             still = mismatch(model, renamed)
             if not any(still):
                 return renamed, _describe(change)

@@ -137,8 +137,6 @@ def _run(args: argparse.Namespace) -> int:
     root = args.answers.resolve().parent
     pipe = Pipeline(answers, root, answers_path=args.answers.resolve(), on_event=_printer)
     if args.command == "render":
-        if (answers.model_path(root) / "requirements.txt").is_file():
-            pipe.dependencies()
         pipe.render(force=args.force)
         return EXIT_OK
     if args.force:

@@ -144,9 +144,7 @@ class Pipeline:
         self.emit(StageStarted("check", "Checking the answers against the files"))
         warnings: list[str] = []
         model_dir = self.answers.model_path(self.root)
-        if (model_dir / wheelhouse.REQUIREMENTS).is_file():
-            warnings += self.dependencies()
-        self._use_dependencies()
+        warnings += self._ensure_dependencies()
         result = check_model(model_dir, self.answers.model_class,
                              self.answers.checkpoint_path(self.root),
                              self.answers.trust_checkpoint)
@@ -184,15 +182,22 @@ class Pipeline:
             self.emit(Log("check", line))
         return list(prepared.warnings)
 
-    def _use_dependencies(self) -> None:
-        """The local run's private install of the requirements, first on sys.path."""
+    def _ensure_dependencies(self) -> list[str]:
+        """The requirements prepared once per pipeline (the TUI may start at any stage), and
+        the local run's private install of them first on sys.path."""
+        warnings: list[str] = []
+        requirements = self.answers.model_path(self.root) / wheelhouse.REQUIREMENTS
+        if self.state.dependencies is None and requirements.is_file():
+            warnings = self.dependencies()
         deps = self.state.dependencies
         if deps is not None and deps.local_site is not None:
             wheelhouse.activate(deps.local_site)
+        return warnings
 
     def render(self, *, force: bool = False) -> list[Path]:
         """Write Dockerfile and .dockerignore into the project folder."""
         self.emit(StageStarted("render", "Rendering the Dockerfile"))
+        self._ensure_dependencies()
         rendered = dockerfile.render(self.answers, self.root,
                                      answers_name=self.answers_path.name)
         paths = dockerfile.write(rendered, self.root, force=force)
@@ -205,7 +210,7 @@ class Pipeline:
         from wizard import smoke
 
         self.emit(StageStarted("smoke", "Local smoke run"))
-        self._use_dependencies()
+        self._ensure_dependencies()
         result = smoke.local_smoke(
             self.answers, None, self.work / "smoke-local",
             on_progress=lambda done, total: self.emit(Progress("smoke", done, total)),
