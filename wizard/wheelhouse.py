@@ -316,15 +316,19 @@ def resolve(lines: Sequence[str], env: PythonEnv, scratch: Path, *,
     while True:
         report = scratch / "report.json"
         report.unlink(missing_ok=True)
-        done = _pip(["install", "--dry-run", "--quiet", "--report", str(report),
-                     "--only-binary", ":all:", *env.target_options(),
-                     *_find_links([*find_links, built]), *extra, "-r", str(requirements)],
-                    standin=standin)
+        command = ["install", "--dry-run", "--report", str(report), "--only-binary", ":all:",
+                   *env.target_options(), *_find_links([*find_links, built]), *extra, "-r",
+                   str(requirements)]
+        done = _pip(command, standin=standin)
         if done.returncode == 0:
             break
+        # pip names an unreachable index only at debug level: ask again, verbosely.
+        output = _pip([*command, "-vv"], standin=standin)
         missing = _NO_MATCH.search(done.stderr)
-        if missing is None or missing.group(1) in tried:
-            raise WheelhouseError(_resolve_failure(env, done.stderr, missing))
+        if missing is None or missing.group(1) in tried or _unreachable(output.stdout
+                                                                        + output.stderr):
+            raise WheelhouseError(_resolve_failure(env, output.stdout + output.stderr,
+                                                   missing))
         tried.add(missing.group(1))
         _build_pure_wheel(missing.group(1), env, built, find_links)
     installs = json.loads(report.read_text(encoding="utf-8")).get("install", [])
@@ -340,20 +344,28 @@ def resolve(lines: Sequence[str], env: PythonEnv, scratch: Path, *,
     return pins
 
 
+_UNREACHABLE = ("Could not fetch URL", "NewConnectionError", "Max retries", "Name or service not known",
+                "Temporary failure in name resolution", "Connection refused",
+                "ConnectTimeoutError", "ProxyError")
+
+
+def _unreachable(output: str) -> bool:
+    return any(word in output for word in _UNREACHABLE)
+
+
 def _resolve_failure(env: PythonEnv, stderr: str, missing: re.Match[str] | None) -> str:
+    if _unreachable(stderr):
+        return (f"cannot reach the package index ({_last_line(stderr)}): on a machine with "
+                f"network run `pip download --only-binary :all: --no-deps "
+                f"{' '.join(env.target_options()[:4])} --platform {env.platforms[0]} -d wheels "
+                "-r requirements.txt` for each requirement and its dependencies, and put the "
+                f"wheels into the project's {USER_WHEELS}/ folder")
     if missing is not None:
         return (f"{missing.group(1)} has no wheel for {env.describe()} on "
                 f"{env.platforms[0]} on the package index, and no pure-Python sdist to build "
                 "one: pick a version that has such a wheel, or put one into the project's "
                 f"{USER_WHEELS}/ folder")
-    last = _last_line(stderr)
-    if any(word in stderr for word in ("NewConnectionError", "Max retries", "Name or service",
-                                       "Temporary failure in name resolution")):
-        return (f"cannot reach the package index ({last}): on a machine with network run "
-                f"`pip download --only-binary :all: {' '.join(env.target_options()[:4])} -d "
-                f"wheels -r requirements.txt` and put the wheels into the project's "
-                f"{USER_WHEELS}/ folder")
-    return f"pip cannot resolve the requirements for {env.describe()}: {last}"
+    return f"pip cannot resolve the requirements for {env.describe()}: {_last_line(stderr)}"
 
 
 def _build_pure_wheel(requirement: str, env: PythonEnv, built: Path,

@@ -140,3 +140,18 @@ def test_prepare_pins_hashes_installs_privately_and_reuses_offline(
     again = wheelhouse.prepare(requirements, here, here, work, tmp_path)
     assert again.reused and again.image_wheels == deps.image_wheels
     assert again.local_site == deps.local_site
+
+
+def test_no_index_says_what_to_download_and_where(tmp_path: Path, pip_index: str,
+                                                  here: PythonEnv,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")
+    monkeypatch.setenv("PIP_RETRIES", "0")
+    monkeypatch.setenv("PIP_TIMEOUT", "2")
+    with pytest.raises(WheelhouseError) as caught:
+        wheelhouse.resolve(["wiz-arch"], here, tmp_path)
+    message = str(caught.value)
+    assert message.startswith("cannot reach the package index")
+    assert f"pip download --only-binary :all: --no-deps --python-version {here.python}" \
+        in message
+    assert "put the wheels into the project's wheels/ folder" in message
