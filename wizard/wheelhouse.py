@@ -344,9 +344,9 @@ def resolve(lines: Sequence[str], env: PythonEnv, scratch: Path, *,
     return pins
 
 
-_UNREACHABLE = ("Could not fetch URL", "NewConnectionError", "Max retries", "Name or service not known",
-                "Temporary failure in name resolution", "Connection refused",
-                "ConnectTimeoutError", "ProxyError")
+_UNREACHABLE = ("Could not fetch URL", "NewConnectionError", "Max retries",
+                "Name or service not known", "Temporary failure in name resolution",
+                "Connection refused", "ConnectTimeoutError", "ProxyError")
 
 
 def _unreachable(output: str) -> bool:
