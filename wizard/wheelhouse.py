@@ -29,7 +29,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -558,7 +558,7 @@ class Dependencies:
     local_site: Path | None
     warnings: tuple[str, ...] = ()
     reused: bool = False
-    notes: tuple[str, ...] = field(default_factory=tuple)
+    notes: tuple[str, ...] = ()
 
     @property
     def size(self) -> int:
@@ -589,9 +589,8 @@ def prepare(requirements: Path, image: PythonEnv, local: PythonEnv | None, work:
     site = None
     if local is not None:
         pins = [Pin(w.name, w.version) for w in wheels]
-        local_lines = [line for line in read.lines] if read.lines else []
         try:
-            local_wheels, _ = wheelhouse(local_lines, local, work / "local-wheels",
+            local_wheels, _ = wheelhouse(read.lines, local, work / "local-wheels",
                                          work / "pip" / "local", [*links, folder],
                                          constraints=pins)
         except WheelhouseError as error:
