@@ -97,7 +97,7 @@ def model_items(answers: Answers, root: Path) -> list[Item]:
     checkpoint = answers.checkpoint_path(root)
     result = check_model(answers.model_path(root), answers.model_class, checkpoint,
                          answers.trust_checkpoint)
-    items.append(Item("checkpoint", result.ok, result.message,
+    items.append(Item("checkpoint", result.ok, result.detail or result.message,
                       "" if result.ok else "pick the class the checkpoint was trained with, "
                       "or re-export the checkpoint", model=True))
     try:

@@ -17,6 +17,9 @@ class ModelCheck:
     unexpected: list[str] = field(default_factory=list)
     shapes: list[str] = field(default_factory=list)
     checkpoint_format: str | None = None
+    detail: str = ""
+    """The engine's own message for a misfit: key names and the pattern found (check and
+    run print it; the TUI shows `message` with the key lists)."""
 
 
 def list_classes(model_dir: Path) -> list[str]:
@@ -68,7 +71,11 @@ def check_model(model_dir: Path, model_class: str, checkpoint: Path,
     except EngineError as error:
         # The engine's own message names the keys and the pattern; the lists stay for views.
         missing, unexpected, shapes = mismatch(model, loaded)
-        return ModelCheck(False, str(error), classes, missing, unexpected, shapes, kind)
+        return ModelCheck(
+            False,
+            f"{checkpoint.name} does not fit {model_class}: {len(missing)} missing, "
+            f"{len(unexpected)} unexpected, {len(shapes)} with another shape",
+            classes, missing, unexpected, shapes, kind, detail=str(error))
     how = f"; {note}" if note else ""
     return ModelCheck(True, f"{checkpoint.name} loads into {model_class} "
                       f"({len(loaded)} tensors, {kind} format{how})", classes,

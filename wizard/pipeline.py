@@ -149,7 +149,7 @@ class Pipeline:
                              self.answers.checkpoint_path(self.root),
                              self.answers.trust_checkpoint)
         if not result.ok:
-            raise ModelProblemError(result.message)
+            raise ModelProblemError(result.detail or result.message)
         self.emit(Log("check", result.message))
         entries = model_folder.resolve(model_dir, self.answers.checkpoint,
                                        self.answers.model_include, self.answers.model_exclude)
