@@ -130,7 +130,7 @@ def parse_probe(text: str, label: str) -> PythonEnv:
     for line in reversed(text.strip().splitlines()):
         if line.startswith("{"):
             data = json.loads(line)
-            packages = {canonicalize_name(k): str(v) for k, v in data["packages"].items()}
+            packages = {str(canonicalize_name(k)): str(v) for k, v in data["packages"].items()}
             return PythonEnv(label, data["python"], data["implementation"],
                              tuple(data["tags"]), packages)
     raise WheelhouseError(f"could not read the Python of {label}: no answer from python3")
@@ -432,9 +432,9 @@ def _download(pins: Sequence[Pin], env: PythonEnv, dest: Path, find_links: Seque
             shutil.rmtree(fresh, ignore_errors=True)
             raise WheelhouseError(f"could not download the wheels for {env.describe()}: "
                                   f"{_last_line(done.stderr)}")
-    by_name = {}
+    by_name: dict[str, Path] = {}
     for wheel in fresh.glob("*.whl"):
-        by_name[canonicalize_name(wheel.name.split("-", 1)[0])] = wheel
+        by_name[str(canonicalize_name(wheel.name.split("-", 1)[0]))] = wheel
     wheels = []
     for pin in pins:
         path = by_name.get(pin.name)
