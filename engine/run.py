@@ -171,7 +171,8 @@ def _run(config: Config, shard: distributed.Shard, started: float,
     threads = devices.set_cpu_threads()
     transform = plugin.load_transform(config.model_dir)
     model = plugin.build_model(config.model_dir, config.model_class)
-    model = checkpoint.load_into(model, config.checkpoint, trust=config.trust_checkpoint)
+    model = checkpoint.load_into(model, config.checkpoint, trust=config.trust_checkpoint,
+                                 log=say)
     channels_last = devices.uses_channels_last(model, config)
     model = devices.prepare(model, config, placement)
     loader_transform, normaliser = fastpath.plan(transform, placement.device, channels_last,

@@ -78,6 +78,20 @@ def _folder(value: str) -> str:
     return text
 
 
+def _file_pattern(value: str) -> str:
+    text = value.strip()
+    if not text:
+        raise ValueError("a pattern is empty: remove it")
+    if text.startswith("/") or ".." in text.split("/"):
+        raise ValueError(f"{show(text)} must be relative to model_dir and stay inside it")
+    for ch in text:
+        if not ch.isprintable():
+            raise ValueError(f"{show(text)} contains an invisible or control character "
+                             f"(U+{ord(ch):04X}): remove it")
+    return text
+
+
+FilePattern = Annotated[str, AfterValidator(_file_pattern)]
 ModelDir = Annotated[str, AfterValidator(_model_dir)]
 ModelClass = Annotated[str, AfterValidator(validators.model_class_name)]
 CheckpointPath = Annotated[str, AfterValidator(_checkpoint)]
@@ -107,8 +121,11 @@ class Answers(BaseModel):
 
     model_dir: ModelDir = "model"
     """Folder holding model_description.py and data_transform_description.py, relative to
-    the project folder (where this answers file is). Its .py files go into the image, and so
-    does its requirements.txt if it has one (installed with pip while building)."""
+    the project folder (where this answers file is). The whole folder goes into the image
+    (sub-packages, data files, .so files), less other checkpoints, caches, VCS folders,
+    answers files and files named like credentials. A requirements.txt in it is resolved
+    on this machine into a wheelhouse for the base image's Python, installed while building
+    with no network."""
 
     model_class: ModelClass = Field(examples=["resnet50"])
     """Name of the model class in model_description.py."""
@@ -120,6 +137,15 @@ class Answers(BaseModel):
     trust_checkpoint: bool = False
     """Allow a checkpoint that is a whole pickled model. Loading one runs code stored in
     the file, so only turn this on for a file you made or trust."""
+
+    model_include: list[FilePattern] = []
+    """Files of the model folder to put into the image although they are left out by
+    default, as glob patterns relative to model_dir (or file names), e.g.
+    ["extra_weights.bin"] for a second weights file the model loads itself."""
+
+    model_exclude: list[FilePattern] = []
+    """Files of the model folder to leave out of the image, as glob patterns relative to
+    model_dir (or file names), e.g. ["notebooks/*", "*.ipynb"]; wins over model_include."""
 
     base_image: ImageRef = Field(examples=["pytorch/pytorch:2.14.1-cuda12.6-cudnn9-runtime"])
     """Image to build on; it must provide python3 with torch and torchvision. The wizard
@@ -234,7 +260,8 @@ class Answers(BaseModel):
 FIELDS: tuple[str, ...] = tuple(Answers.model_fields)
 
 STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("model", ("model_dir", "model_class", "checkpoint", "trust_checkpoint")),
+    ("model", ("model_dir", "model_class", "checkpoint", "trust_checkpoint", "model_include",
+               "model_exclude")),
     ("base image", ("base_image", "target_gpu")),
     ("settings", ("batch_size", "workers", "gpus", "softmax", "convert_outputs_mode",
                   "precision")),
@@ -246,6 +273,8 @@ STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 _HINTS: dict[str, str] = {
     "trust_checkpoint": "must be true or false",
+    "model_include": 'must be a list of patterns in double quotes, e.g. ["extra_weights.bin"]',
+    "model_exclude": 'must be a list of patterns in double quotes, e.g. ["notebooks/*"]',
     "batch_size": "must be a positive integer, e.g. 96",
     "workers": "must be a whole number, 0 or more (0 = load images in the main process); "
     "leave it out to use every CPU",
@@ -470,7 +499,7 @@ def dumps_answers(answers: Answers | Mapping[str, Any]) -> str:
     ordered = {}
     for name in FIELDS:
         value = data.get(name)
-        if value is None:
+        if value is None or value == []:
             continue
         ordered[name] = str(value) if isinstance(value, PathLike) else value
     return HEADER + "\n" + tomli_w.dumps(ordered)
@@ -549,10 +578,12 @@ def first_invalid_step(data: Mapping[str, Any]) -> str | None:
     return STEPS[0][0] if errors else None
 
 
-def reference_toml() -> str:
+def reference_toml(values: Mapping[str, Any] | None = None) -> str:
     """A complete, commented answers file: every setting with its description, required ones
     with an example value, optional ones with their default (commented out where the default
-    is "leave it out"). templates/answers.example.toml is this text."""
+    is "leave it out"); `values` replace those (what `init` found in the model folder).
+    templates/answers.example.toml is this text without values."""
+    values = values or {}
     out = [
         "# objectnet-wizard answers: every setting, with what it means.",
         "# Copy this file next to engine/ and your model folder as answers.toml, edit it, and run",
@@ -565,7 +596,9 @@ def reference_toml() -> str:
             field = Answers.model_fields[name]
             doc = " ".join((field.description or "").split())
             out += ["", *textwrap.wrap(doc, 94, initial_indent="# ", subsequent_indent="# ")]
-            if field.is_required():
+            if name in values:
+                out.append(tomli_w.dumps({name: values[name]}).strip())
+            elif field.is_required():
                 out.append(tomli_w.dumps({name: _example(name)}).strip())
             elif field.get_default() is None:
                 out.append("# " + tomli_w.dumps({name: _example(name)}).strip())

@@ -2,7 +2,8 @@
 for scripts and CI. Every subcommand drives wizard.pipeline, the same core as the TUI.
 
 Exit codes: 0 done; 1 a stage failed (build, smoke disagreement, push); 2 usage or answers
-error; 3 the environment is not ready (no Docker engine, base image missing); 130 interrupted.
+error, or a model/checkpoint/requirements problem; 3 the environment is not ready (no Docker
+engine, base image missing); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ EPILOG = """\
 exit codes:
   0    done
   1    a stage failed (build step, smoke run, disagreement with the local run, push)
-  2    usage or answers-file error (each problem on one line)
+  2    usage, answers-file or model error (each problem on one line): a model class that
+       cannot be built, a checkpoint that does not fit, requirements that cannot be built
+       into a wheelhouse
   3    environment not ready (no Docker engine, base image missing): the message says how
   130  interrupted
 """
@@ -134,8 +137,12 @@ def print_event(event: Event) -> None:
 
 def _exit_code(error: WizardError) -> int:
     from wizard.docker_events import BaseImageMissingError, DockerUnavailableError
+    from wizard.errors import ModelProblemError
+    from wizard.wheelhouse import WheelhouseError
 
     environment = (DockerUnavailableError, BaseImageMissingError)
+    if isinstance(error, ModelProblemError | WheelhouseError):
+        return EXIT_USAGE
     return EXIT_ENVIRONMENT if isinstance(error, environment) else EXIT_FAILED
 
 
@@ -160,7 +167,9 @@ def _check(args: argparse.Namespace) -> int:
     answers = _load(args.answers)
     report = doctor.diagnose(answers, args.answers.resolve().parent)
     doctor.print_report(report, console)
-    return EXIT_OK if report.ready else EXIT_ENVIRONMENT
+    if report.ready:
+        return EXIT_OK
+    return EXIT_USAGE if report.model_problem else EXIT_ENVIRONMENT
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -192,12 +201,19 @@ def _report(args: argparse.Namespace) -> int:
 
 def _init(args: argparse.Namespace) -> int:
     # Generated, not copied from templates/ (which an installed wheel does not carry).
+    from rich.text import Text
+
     from wizard.answers import reference_toml
+    from wizard.files import write_text_atomic
+    from wizard.init_answers import discover
 
     if args.path.exists():
         console.print(f"[red]error:[/] {args.path} exists: choose another name or remove it")
         return EXIT_USAGE
-    args.path.write_text(reference_toml(), encoding="utf-8")
+    found = discover(args.path.resolve().parent / "model")
+    write_text_atomic(args.path, reference_toml(found.values))
+    for note in found.notes:
+        console.print(Text("  " + note))
     console.print(f"wrote {args.path}: fill it in, then `objectnet-wizard run --answers "
                   f"{args.path}`")
     return EXIT_OK

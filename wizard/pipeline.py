@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wizard import base_images, dockerfile, gpu_compat, offline
+from wizard import base_images, dockerfile, gpu_compat, model_folder, offline, wheelhouse
 from wizard.answers import Answers
 from wizard.checkpoint_info import local_torch_version
-from wizard.errors import WizardError
+from wizard.errors import ModelProblemError, WizardError
 from wizard.events import (
     EventSink,
     Log,
@@ -53,6 +53,7 @@ class PipelineState:
     record: Path | None = None
     verification: Any = None
     """receipt.Verification of the pushed image, pulled back by digest."""
+    dependencies: Any = None
 
 
 class Pipeline:
@@ -104,14 +105,30 @@ class Pipeline:
     # -- stages ----------------------------------------------------------------------------
 
     def check(self) -> list[str]:
-        """Warnings that do not stop the run: base image vs checkpoint torch, engine support,
-        and model code that would need the network in the challenge."""
+        """Stops the run (ModelProblemError, WheelhouseError) for what `check` reports as an
+        error: requirements that cannot be built offline, a model class that cannot be
+        built, a checkpoint that does not fit. Returns the warnings that do not stop it: base
+        image vs checkpoint torch, torch pins left out, model code that needs the network."""
+        from wizard.model_check import check_model
+
         self.emit(StageStarted("check", "Checking the answers against the files"))
         verdicts = gpu_compat.check(self.answers.base_image, self.answers.target_gpu)
         gpu_compat.refuse_if_blocking(verdicts)
-        _, warnings = checkpoint_warnings(self.answers, self.root)
-        warnings += [str(verdict) for verdict in verdicts]
+        warnings: list[str] = [str(verdict) for verdict in verdicts]
         model_dir = self.answers.model_path(self.root)
+        warnings += self._ensure_dependencies()
+        result = check_model(model_dir, self.answers.model_class,
+                             self.answers.checkpoint_path(self.root),
+                             self.answers.trust_checkpoint)
+        if not result.ok:
+            raise ModelProblemError(result.detail or result.message)
+        self.emit(Log("check", result.message))
+        entries = model_folder.resolve(model_dir, self.answers.checkpoint,
+                                       self.answers.model_include, self.answers.model_exclude)
+        for line in model_folder.summary_lines(entries):
+            self.emit(Log("check", line))
+        _, more = checkpoint_warnings(self.answers, self.root)
+        warnings += more
         if model_dir.is_dir():
             warnings += [f"not offline-ready: {f}" for f in offline.scan(model_dir)]
         for text in warnings:
@@ -120,9 +137,39 @@ class Pipeline:
         self.emit(StageFinished("check", f"{len(warnings)} warning(s)"))
         return warnings
 
+    def dependencies(self) -> list[str]:
+        """model/requirements.txt as a hash-pinned wheelhouse for the base image (read once
+        from the image, with no network) and a private install for the local run."""
+        from wizard.smoke import default_cache_dir
+
+        self.docker.ensure_base_image(self.answers.base_image,
+                                      on_event=self._docker_log("check"))
+        image = wheelhouse.image_env(self.docker, self.answers.base_image,
+                                     default_cache_dir())
+        prepared = wheelhouse.prepare(
+            self.answers.model_path(self.root) / wheelhouse.REQUIREMENTS, image,
+            wheelhouse.host_env(), self.work, self.root)
+        self.state.dependencies = prepared
+        for line in prepared.lines():
+            self.emit(Log("check", line))
+        return list(prepared.warnings)
+
+    def _ensure_dependencies(self) -> list[str]:
+        """The requirements prepared once per pipeline (the TUI may start at any stage), and
+        the local run's private install of them first on sys.path."""
+        warnings: list[str] = []
+        requirements = self.answers.model_path(self.root) / wheelhouse.REQUIREMENTS
+        if self.state.dependencies is None and requirements.is_file():
+            warnings = self.dependencies()
+        deps = self.state.dependencies
+        if deps is not None and deps.local_site is not None:
+            wheelhouse.activate(deps.local_site)
+        return warnings
+
     def render(self, *, force: bool = False) -> list[Path]:
         """Write Dockerfile and .dockerignore into the project folder."""
         self.emit(StageStarted("render", "Rendering the Dockerfile"))
+        self._ensure_dependencies()
         rendered = dockerfile.render(self.answers, self.root,
                                      answers_name=self.answers_path.name)
         paths = dockerfile.write(rendered, self.root, force=force)
@@ -135,6 +182,7 @@ class Pipeline:
         from wizard import smoke
 
         self.emit(StageStarted("smoke", "Local smoke run"))
+        self._ensure_dependencies()
         result = smoke.local_smoke(
             self.answers, None, self.work / "smoke-local",
             on_progress=lambda done, total: self.emit(Progress("smoke", done, total)),
@@ -253,6 +301,9 @@ class Pipeline:
         extra: dict[str, Any] = {}
         if self.state.build is not None:
             extra["image_size_over_base"] = self.state.build.size_over_base
+        pinned = wheelhouse.pinned(self.work)
+        if pinned and (self.answers.model_path(self.root) / wheelhouse.REQUIREMENTS).is_file():
+            extra["requirements_pinned"] = pinned
         if self.state.image_smoke is not None:
             comparison = self.state.image_smoke.comparison
             extra["smoke_top1_agreement"] = f"{comparison.top1_agree}/{comparison.rows}"

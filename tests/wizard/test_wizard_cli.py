@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from projects import make_answered_project
 from support import REPO
 
@@ -147,3 +148,37 @@ def test_smoke_reports_how_much_bf16_changes_predictions(project: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "compared fp32 with bf16 on 48 of 48 images" in result.stderr
     assert "top-1 agreement:" in result.stderr and "top-5 agreement:" in result.stderr
+
+
+def test_a_key_mismatch_is_a_model_problem_everywhere(project: Path) -> None:
+    """Issue 10: check said "environment not ready" (3) for a checkpoint that does not fit,
+    and run's check stage passed it, failing only at the smoke run."""
+    from support import save_checkpoint
+
+    save_checkpoint(project / "model", "tiny10", project / "model" / "tiny.pth")
+    checked = wizard("check", "--answers", project / "answers.toml")
+    assert checked.returncode == 2, checked.stderr
+    assert "fc.weight [10, 16] vs [1000, 16]" in checked.stderr
+    result = wizard("run", "--answers", project / "answers.toml", "--until", "smoke")
+    assert result.returncode == 2, result.stderr
+    assert "does not fit model class tiny: keys 2 with another shape" in result.stderr
+    assert "Local smoke run" not in result.stderr
+    assert not (project / "Dockerfile").exists()
+
+
+def test_init_starts_from_what_the_model_folder_holds(project: Path) -> None:
+    description = project / "model" / "model_description.py"
+    description.write_text("import torch.nn as nn\nfrom torchvision.models import resnet18\n\n\n"
+                           "class mine(nn.Module):\n    pass\n")
+    result = wizard("init", project / "fresh.toml", cwd=project)
+    assert result.returncode == 0, result.stderr
+    text = (project / "fresh.toml").read_text()
+    assert 'model_class = "mine"' in text and 'checkpoint = "tiny.pth"' in text
+    assert "model_class = 'mine': the one class in model_description.py" in result.stderr
+    from wizard import base_images
+
+    assert f'base_image = "{base_images.suggest(torch.__version__).ref}"' in text
+    (project / "model" / "other.pt").write_bytes(b"x")
+    result = wizard("init", project / "second.toml", cwd=project)
+    assert "checkpoint: 2 candidates (other.pt, tiny.pth): pick one" in result.stderr
+    assert 'checkpoint = "resnet50.pth"' in (project / "second.toml").read_text()
