@@ -11,9 +11,12 @@ import argparse
 import getpass
 import os
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
+from rich.text import Text
 
 from wizard import __version__
 from wizard.errors import AnswersError, WizardError
@@ -31,6 +34,17 @@ exit codes:
 
 # soft_wrap: an error stays one line however narrow the terminal (logs grep by line).
 console = Console(stderr=True, soft_wrap=True)
+
+
+def say(*parts: str | tuple[str, str]) -> None:
+    """Print one line built from plain text and (text, style) pairs. User text (answers,
+    paths, names, messages that quote them) never goes through Rich markup, where `[/]`
+    would raise and `[bold]` would vanish."""
+    console.print(Text.assemble(*parts), highlight=False)
+
+
+def error_line(message: object) -> None:
+    say(("error:", "red"), " ", str(message))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -99,21 +113,75 @@ def _credentials(username: str | None, registry: str):
     return ask
 
 
-def _printer(event) -> None:
-    from wizard import pipeline
+class StagePrinter:
+    """Pipeline events as lines on stderr. Each stage ends with its elapsed time; on a
+    terminal, a stage that reports progress (the smoke run) shows a live bar with its ETA,
+    elsewhere (CI logs) a line at each quarter."""
 
-    if isinstance(event, pipeline.StageStarted):
-        console.rule(f"[bold]{event.title}")
-    elif isinstance(event, pipeline.StageFinished):
-        console.print(f"[green]✓[/] {event.stage}: {event.summary}")
-    elif isinstance(event, pipeline.StageSkipped):
-        console.print(f"[yellow]-[/] {event.stage} skipped: {event.reason}")
-    elif isinstance(event, pipeline.Warning_):
-        console.print(f"[yellow]warning:[/] {event.text}", highlight=False)
-    elif isinstance(event, pipeline.Log):
-        console.print(event.line, markup=False, highlight=False)
-    elif isinstance(event, pipeline.Progress) and event.done in (event.total,):
-        console.print(f"{event.done}/{event.total} images")
+    def __init__(self, out: Console) -> None:
+        self.console = out
+        self.started = time.monotonic()
+        self.bar: Any = None  # a rich.progress.Progress while one is shown
+        self.task: Any = None
+        self.quarter = -1
+
+    def __call__(self, event: object) -> None:
+        from wizard import pipeline
+
+        if isinstance(event, pipeline.StageStarted):
+            self._stop_bar()
+            self.started, self.quarter = time.monotonic(), -1
+            self.console.rule(Text(event.title, style="bold"))
+        elif isinstance(event, pipeline.StageFinished):
+            self._stop_bar()
+            say(("✓", "green"), f" {event.stage}: {event.summary} ",
+                (f"({time.monotonic() - self.started:.1f} s)", "dim"))
+        elif isinstance(event, pipeline.StageSkipped):
+            say(("-", "yellow"), f" {event.stage} skipped: {event.reason}")
+        elif isinstance(event, pipeline.Warning_):
+            say(("warning:", "yellow"), f" {event.text}")
+        elif isinstance(event, pipeline.Log):
+            self.console.print(event.line, markup=False, highlight=False)
+        elif isinstance(event, pipeline.Progress):
+            self._progress(event.done, event.total)
+
+    def _progress(self, done: int, total: int) -> None:
+        if self.console.is_terminal:
+            if self.bar is None:
+                from rich.progress import (
+                    BarColumn,
+                    MofNCompleteColumn,
+                    TextColumn,
+                    TimeElapsedColumn,
+                    TimeRemainingColumn,
+                )
+                from rich.progress import Progress as RichProgress
+
+                self.bar = RichProgress(
+                    TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), TimeRemainingColumn(), console=self.console,
+                    transient=True)
+                self.task = self.bar.add_task("images", total=total)
+                self.bar.start()
+            self.bar.update(self.task, completed=done, total=total)
+            return
+        quarter = 4 * done // total if total else 4
+        if quarter > self.quarter:
+            self.quarter = quarter
+            say(f"{done}/{total} images ", (f"({time.monotonic() - self.started:.0f} s)",
+                                             "dim"))
+
+    def _stop_bar(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar, self.task = None, None
+
+    def close(self) -> None:
+        """End a live bar left by a stage that failed."""
+        self._stop_bar()
+
+
+_printer = StagePrinter(console)
 
 
 def _exit_code(error: WizardError) -> int:
@@ -134,7 +202,10 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.force:
         pipe.render(force=True)
-    pipe.run_all(args.until, _credentials(args.username, answers.registry))
+    try:
+        pipe.run_all(args.until, _credentials(args.username, answers.registry))
+    finally:
+        _printer.close()
     return EXIT_OK
 
 
@@ -155,20 +226,32 @@ def _validate(args: argparse.Namespace) -> int:
     try:
         result = validate_file(args.predictions, str(args.answers) if args.answers else None)
     except ValueError as error:
-        console.print(f"[red]error:[/] {error}", highlight=False)
+        error_line(error)
         return EXIT_USAGE
     print(json.dumps(result, indent=2))
     return EXIT_OK if result["prediction_file_status"] == "VALIDATED" else EXIT_FAILED
 
 
 def _init(args: argparse.Namespace) -> int:
+    from wizard.files import write_text_atomic
+    from wizard.validators import show
+
     example = Path(__file__).resolve().parents[1] / "templates" / "answers.example.toml"
-    if args.path.exists():
-        console.print(f"[red]error:[/] {args.path} exists: choose another name or remove it")
+    shown = show(str(args.path))
+    try:
+        if args.path.exists():
+            error_line(f"{shown} exists: choose another name or remove it")
+            return EXIT_USAGE
+        if not args.path.parent.is_dir():
+            error_line(f"{shown}: the folder {show(str(args.path.parent))} does not exist: "
+                       "create it first, or give a path in an existing folder")
+            return EXIT_USAGE
+        write_text_atomic(args.path, example.read_text())
+    except OSError as error:
+        error_line(f"{shown}: cannot write it: {error.strerror or error}: give a shorter "
+                   "path in a folder you can write to")
         return EXIT_USAGE
-    args.path.write_text(example.read_text())
-    console.print(f"wrote {args.path}: fill it in, then `objectnet-wizard run --answers "
-                  f"{args.path}`")
+    say(f"wrote {args.path}: fill it in, then `objectnet-wizard run --answers {args.path}`")
     return EXIT_OK
 
 
@@ -184,10 +267,10 @@ def main(argv: list[str] | None = None) -> int:
         return handler(args)
     except AnswersError as error:
         for line in error.lines:
-            console.print(f"[red]error:[/] {line}", highlight=False)
+            error_line(line)
         return EXIT_USAGE
     except WizardError as error:
-        console.print(f"[red]error:[/] {error}", highlight=False)
+        error_line(error)
         return _exit_code(error)
     except KeyboardInterrupt:
         console.print("interrupted")
@@ -196,9 +279,8 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("OBJECTNET_WIZARD_DEBUG"):
             console.print_exception()
         first = (str(error).strip().splitlines() or [""])[0]
-        console.print(f"[red]error:[/] unexpected {type(error).__name__}: {first} (set "
-                      "OBJECTNET_WIZARD_DEBUG=1 for the traceback, and please report it)",
-                      highlight=False)
+        error_line(f"unexpected {type(error).__name__}: {first} (set "
+                   "OBJECTNET_WIZARD_DEBUG=1 for the traceback, and please report it)")
         return EXIT_FAILED
 
 
