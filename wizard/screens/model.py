@@ -11,7 +11,6 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
-from textual.timer import Timer
 from textual.widgets import Checkbox, Label, Select, Static
 from textual.worker import Worker, WorkerState
 
@@ -55,7 +54,6 @@ class ModelScreen(StepScreen):
         self._check_key: tuple[Any, ...] | None = None
         self.check_result: Any = None
         self.classes: list[str] = []
-        self._dir_timer: Timer | None = None
 
     def compose_body(self) -> ComposeResult:
         yield Field("model_dir", "Model folder", value=self.answer("model_dir"),
@@ -243,11 +241,6 @@ class ModelScreen(StepScreen):
     # -- edits -----------------------------------------------------------------------------
 
     def answer_changed(self, name: str) -> None:
-        if self._dir_timer is not None:
-            self._dir_timer.stop()
-        self._dir_timer = self.set_timer(0.3, self._after_model_dir)
-
-    def _after_model_dir(self) -> None:
         self._loading = True
         self._fill_checkpoints()
         self._loading = False
