@@ -14,7 +14,7 @@ from PIL import Image
 from engine import checkpoint, devices, distributed, fastpath, mapping, plugin
 from engine.config import Config
 from engine.dataset import ImageDataset
-from engine.errors import ConfigError, ModelError, OutputError
+from engine.errors import ConfigError, ModelError, OutputError, RunCancelledError
 from engine.images import find_images
 from engine.predict import Predictor, Timing, model_outputs, predict
 from engine.predictions import (
@@ -110,10 +110,18 @@ def preflight(predictor: Predictor, transform: Callable, config: Config) -> Tupl
 
 
 def run(config: Config, on_progress: Optional[ProgressCallback] = None,
-        log: Optional[LogCallback] = None) -> Summary:
-    """Evaluate `config.images_dir` and write `config.output_file`; returns what happened."""
+        log: Optional[LogCallback] = None,
+        cancelled: Optional[Callable[[], bool]] = None) -> Summary:
+    """Evaluate `config.images_dir` and write `config.output_file`; returns what happened.
+    `cancelled` is asked between start-up phases and after every batch; when it says True
+    the run ends with RunCancelledError and leaves no predictions file."""
     started = time.perf_counter()
     say = log or (lambda line: None)
+
+    def check_cancelled() -> None:
+        if cancelled is not None and cancelled():
+            raise RunCancelledError("the run was cancelled")
+
     shard = distributed.from_environment()
     if shard.is_writer:
         check_output(config)
@@ -122,13 +130,16 @@ def run(config: Config, on_progress: Optional[ProgressCallback] = None,
     devices.check_precision(config, placement)
     transform = plugin.load_transform(config.model_dir)
     model = plugin.build_model(config.model_dir, config.model_class)
+    check_cancelled()
     model = checkpoint.load_into(model, config.checkpoint, trust=config.trust_checkpoint)
+    check_cancelled()
     channels_last = devices.uses_channels_last(model, config)
     model = devices.prepare(model, config, placement)
     loader_transform, normaliser = fastpath.plan(transform, placement.device, channels_last,
                                                  config.fastpath, PREFLIGHT_SIZE)
     predictor = Predictor(model, config, placement, channels_last, normaliser)
     image_shape = preflight(predictor, transform, config)
+    check_cancelled()
     if config.compile:
         predictor.warm_up(image_shape)
     distributed.start(shard, placement.kind == "cuda")
@@ -144,7 +155,8 @@ def run(config: Config, on_progress: Optional[ProgressCallback] = None,
         target = _part(config.output_file, shard.rank) if shard.active else config.output_file
         _write(predictor, ImageDataset(mine, loader_transform, config.border, config.decoder),
                target,
-               timing, len(paths) if not shard.active else len(mine), on_progress, say)
+               timing, len(paths) if not shard.active else len(mine), on_progress, say,
+               check_cancelled)
         unreadable = [(mine[i].name, reason) for i, reason in timing.unreadable]
         if shard.active:
             unreadable = sorted(u for part in distributed.gather(shard, unreadable) for u in part)
@@ -177,11 +189,13 @@ def _device_name(placement: devices.Placement) -> str:
 
 
 def _write(predictor: Predictor, dataset: ImageDataset, target: Path, timing: Timing,
-           total: int, on_progress: Optional[ProgressCallback], say: LogCallback) -> None:
+           total: int, on_progress: Optional[ProgressCallback], say: LogCallback,
+           check_cancelled: Callable[[], None]) -> None:
     writer = AtomicWriter(target)
     done = [0]
 
     def advance(count: int) -> None:
+        check_cancelled()
         done[0] += count
         if on_progress is not None:
             on_progress(done[0], total)

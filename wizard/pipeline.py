@@ -161,7 +161,7 @@ class Pipeline:
         result = smoke.local_smoke(
             self.answers, None, self.work / "smoke-local",
             on_progress=lambda done, total: self.emit(Progress("smoke", done, total)),
-            project_root=self.root, log=self._log("smoke"))
+            project_root=self.root, log=self._log("smoke"), cancel=self.cancel)
         self.state.local_smoke = result
         lines = result.lines()
         if self.answers.precision != "fp32":
@@ -173,8 +173,11 @@ class Pipeline:
         """How much the chosen bf16/fp16 changes predictions on the smoke images: the number
         a user needs before trading exactness for speed."""
         from engine.errors import EngineError
-        from engine.precision import compare
+        from wizard.local_torch import using_torch
         from wizard.smoke import engine_config
+
+        with using_torch():
+            from engine.precision import compare
 
         config = engine_config(self.answers, self.root, images_dir, self.work / "unused.csv")
         try:
