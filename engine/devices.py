@@ -8,7 +8,7 @@ from typing import Optional
 import torch
 import torch.nn as nn
 
-from engine import compat
+from engine import compat, cpus
 from engine.config import Config
 from engine.errors import ConfigError
 
@@ -54,6 +54,15 @@ def place(config: Config, local_rank: Optional[int] = None) -> Placement:
     if local_rank is not None:
         return Placement(torch.device("cuda", local_rank), 1)
     return Placement(torch.device("cuda", 0), wanted)
+
+
+def set_cpu_threads() -> str:
+    """Give torch's intra-op pool this process's share of the usable CPUs (engine.cpus says
+    why its own default can be wrong in a container); returns a line saying what and why."""
+    threads, why = cpus.intra_op_threads(torch.get_num_threads(), cpus.usable_cpus())
+    if threads != torch.get_num_threads():
+        torch.set_num_threads(threads)
+    return "%d CPU thread%s for the model (%s)" % (threads, "" if threads == 1 else "s", why)
 
 
 def check_precision(config: Config, placement: Placement) -> None:

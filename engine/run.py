@@ -128,6 +128,7 @@ def run(config: Config, on_progress: Optional[ProgressCallback] = None,
     paths = find_images(config.images_dir)
     placement = devices.place(config, shard.local_rank if shard.active else None)
     devices.check_precision(config, placement)
+    threads = devices.set_cpu_threads()
     transform = plugin.load_transform(config.model_dir)
     model = plugin.build_model(config.model_dir, config.model_class)
     check_cancelled()
@@ -146,6 +147,7 @@ def run(config: Config, on_progress: Optional[ProgressCallback] = None,
     try:
         mine = paths[shard.rank::shard.world]
         workers = devices.loader_workers(config, len(mine))
+        say(threads)
         say("predicting %d images on %s (batch %d, %d loader workers, %s%s%s)"
             % (len(paths), _device_name(placement), config.batch_size, workers,
                config.precision, ", uint8 pixels normalised on the device" if normaliser else "",
