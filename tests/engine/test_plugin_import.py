@@ -1,12 +1,15 @@
 """engine.plugin imports the user's model code once per version of the file, and a thread
 that asks while another is still running it waits for the whole module (issue 12: the
-wizard's checks, each in a thread, used to find it half-built)."""
+wizard's checks, each in a thread, used to find it half-built); and engine.run's cancel
+hook, which the wizard's Esc uses."""
 
 from __future__ import annotations
 
 import os
 import threading
 from pathlib import Path
+
+import pytest
 
 from engine.plugin import load_model_module, model_classes
 
@@ -60,3 +63,22 @@ def test_an_edited_model_file_is_imported_again(tmp_path: Path) -> None:
     stat = path.stat()
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
     assert model_classes(load_model_module(folder)) == ["first", "second", "third"]
+
+
+def test_a_cancelled_run_stops_after_the_batch_and_leaves_no_file(
+        plugin_dir: Path, tiny_checkpoint: Path, images: Path, tmp_path: Path) -> None:
+    from engine.config import Config
+    from engine.errors import RunCancelledError
+    from engine.run import run
+
+    seen: list[int] = []
+    config = Config(images_dir=images, output_file=tmp_path / "predictions.csv",
+                    model_class="tiny", checkpoint=tiny_checkpoint, model_dir=plugin_dir,
+                    workers=0, batch_size=2)
+    with pytest.raises(RunCancelledError):
+        run(config, on_progress=lambda done, total: seen.append(done),
+            cancelled=lambda: len(seen) >= 2)
+    total = len(list(images.rglob("*.png")))
+    assert len(seen) == 2 and 0 < seen[1] < total, (seen, total)
+    assert not config.output_file.exists()
+    assert list(tmp_path.iterdir()) == []

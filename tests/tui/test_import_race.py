@@ -98,3 +98,34 @@ def test_quitting_right_after_a_save_never_crashes(project: Path) -> None:
         finally:
             terminal.close()
     assert codes == [0] * RUNS
+
+
+def test_quitting_while_the_checks_import_torch_never_crashes(project: Path) -> None:
+    # Back from the review to the model step starts three checks that import torch and the
+    # model at once (suggestion, class listing, load check); quitting then must not crash.
+    write_answers(project / "answers.toml")
+    codes = []
+    for _ in range(RUNS):
+        terminal = Terminal(wizard_command("--answers", "answers.toml"), project, env=NO_ENGINE)
+        try:
+            terminal.wait_for("Step 6 of 10", timeout=60)
+            terminal.keys(*("C-b",) * 4)
+            terminal.wait_for("Step 2 of 10", timeout=30)
+            time.sleep(0.3)
+            terminal.keys("C-q")
+            _cancel_if_asked(terminal)
+            codes.append(terminal.exit_code(timeout=60))
+        finally:
+            terminal.close()
+    # 0, or 130 when the review's render was still running and the quit cancelled it.
+    assert set(codes) <= {0, 130}, codes
+
+
+def _cancel_if_asked(terminal: Terminal, within: float = 3) -> None:
+    """Answer yes when quitting asks to cancel a running stage."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline and not terminal.rc_file.is_file():
+        if "Cancel it and quit?" in terminal.capture():
+            terminal.keys("y")
+            return
+        time.sleep(0.05)
