@@ -80,44 +80,47 @@ def test_back_to_the_model_step_with_valid_answers_is_not_refused(project: Path)
     assert not failures, f"{len(failures)} of {RUNS} runs went wrong; the first:\n{failures[0]}"
 
 
-def test_quitting_right_after_a_save_never_crashes(project: Path) -> None:
-    # Opens at the review, goes on twice, saves and quits while the checks that import
-    # torch may still run: the interpreter must never be torn down under them (exit 139).
+def _exit_codes(project: Path, drive) -> list[int]:
+    """The wizard's exit status in RUNS runs opened on complete answers, each driven by
+    `drive(terminal)` up to its quit."""
     write_answers(project / "answers.toml")
     codes = []
     for _ in range(RUNS):
         terminal = Terminal(wizard_command("--answers", "answers.toml"), project, env=NO_ENGINE)
         try:
-            terminal.wait_for("answers.toml is up to date", timeout=60)
-            for key, then in (("C-n", "Step 7 of 10"), ("C-n", "Step 8 of 10"),
-                              ("C-s", "saved answers.toml"), ("n", None), ("C-q", None)):
-                terminal.keys(key)
-                if then is not None:
-                    terminal.wait_for(then, timeout=30)
+            drive(terminal)
             codes.append(terminal.exit_code(timeout=60))
         finally:
             terminal.close()
-    assert codes == [0] * RUNS
+    return codes
+
+
+def test_quitting_right_after_a_save_never_crashes(project: Path) -> None:
+    # The sequence of the report: open at the review, go on twice, save, n, quit.
+    def drive(terminal: Terminal) -> None:
+        terminal.wait_for("answers.toml is up to date", timeout=60)
+        for key, then in (("C-n", "Step 7 of 10"), ("C-n", "Step 8 of 10"),
+                          ("C-s", "saved answers.toml"), ("n", None), ("C-q", None)):
+            terminal.keys(key)
+            if then is not None:
+                terminal.wait_for(then, timeout=30)
+
+    assert _exit_codes(project, drive) == [0] * RUNS
 
 
 def test_quitting_while_the_checks_import_torch_never_crashes(project: Path) -> None:
     # Back from the review to the model step starts three checks that import torch and the
     # model at once (suggestion, class listing, load check); quitting then must not crash.
-    write_answers(project / "answers.toml")
-    codes = []
-    for _ in range(RUNS):
-        terminal = Terminal(wizard_command("--answers", "answers.toml"), project, env=NO_ENGINE)
-        try:
-            terminal.wait_for("Step 6 of 10", timeout=60)
-            terminal.keys(*("C-b",) * 4)
-            terminal.wait_for("Step 2 of 10", timeout=30)
-            time.sleep(0.3)
-            terminal.keys("C-q")
-            _cancel_if_asked(terminal)
-            codes.append(terminal.exit_code(timeout=60))
-        finally:
-            terminal.close()
+    def drive(terminal: Terminal) -> None:
+        terminal.wait_for("Step 6 of 10", timeout=60)
+        terminal.keys(*("C-b",) * 4)
+        terminal.wait_for("Step 2 of 10", timeout=30)
+        time.sleep(0.3)
+        terminal.keys("C-q")
+        _cancel_if_asked(terminal)
+
     # 0, or 130 when the review's render was still running and the quit cancelled it.
+    codes = _exit_codes(project, drive)
     assert set(codes) <= {0, 130}, codes
 
 
