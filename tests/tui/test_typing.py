@@ -78,3 +78,18 @@ async def test_a_valid_answer_clears_the_error_after_the_pause(project: Path) ->
         await pilot.press("v", "2")
         await pilot.pause(Field.DEBOUNCE + 0.2)
         assert field.error() is None and app.draft["tag"] == "v2"
+
+
+@run_async
+async def test_the_radio_cursor_starts_on_the_chosen_mode(project: Path) -> None:
+    write_answers(project / "answers.toml")
+    app = create_app(project / "answers.toml", project)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.go("settings")
+        await settle(pilot)
+        assert app.draft["convert_outputs_mode"] == 1
+        app.screen.query_one("#convert-mode").focus()
+        await pilot.press("space")  # presses the button under the cursor
+        await pilot.pause()
+        assert app.draft["convert_outputs_mode"] == 1
