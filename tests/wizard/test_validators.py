@@ -305,21 +305,22 @@ import json, sys, time
 from wizard.validators import image_ref
 worst, accepted = 0.0, []
 for ref in json.loads(sys.stdin.read()):
-    started = time.perf_counter()
+    started = time.process_time()
     try:
         image_ref(ref)
         accepted.append(ref)
     except ValueError:
         pass
-    worst = max(worst, time.perf_counter() - started)
+    worst = max(worst, time.process_time() - started)
 print(json.dumps({"worst": worst, "accepted": accepted}))
 """
 
 
 def test_image_references_are_checked_in_bounded_time() -> None:
     # A regression guard, not a benchmark: the grammar's own form answers in microseconds,
-    # the backtracking one took over a minute at 35 characters. In a child process, so a
-    # regression fails instead of hanging the suite.
+    # the backtracking one took over a minute at 35 characters. CPU time, so other work on a
+    # shared machine does not count; in a child process, so a regression fails instead of
+    # hanging the suite.
     try:
         result = subprocess.run([sys.executable, "-c", _TIME_CHECKS],
                                 input=json.dumps(ADVERSARIAL_REFS), cwd=REPO,
@@ -329,4 +330,4 @@ def test_image_references_are_checked_in_bounded_time() -> None:
     assert result.returncode == 0, result.stderr
     outcome = json.loads(result.stdout)
     assert outcome["accepted"] == []
-    assert outcome["worst"] < 0.05, f"slowest check took {outcome['worst']:.3f} s"
+    assert outcome["worst"] < 0.5, f"slowest check took {outcome['worst']:.3f} s of CPU"
