@@ -106,8 +106,11 @@ class ModelScreen(StepScreen):
         options = [(name, name) for name in files]
         if current and current not in files:
             options.insert(0, (f"{current} (missing)", current))
-        select.set_options(options)
-        select.value = current if current else Select.NULL
+        # Refilling is not an edit: without prevent, Select's Changed messages (blank, then
+        # the answer) arrive after the fact and wipe the answer and its notes.
+        with self.prevent(Select.Changed):
+            select.set_options(options)
+            select.value = current if current else Select.NULL
         if model_dir and not files:
             self._note("checkpoint-note", f"no checkpoint file in {self.answer('model_dir')}/: "
                        "copy your .pth, .pt or .safetensors file there", error=True)
@@ -118,8 +121,9 @@ class ModelScreen(StepScreen):
         options = [(name, name) for name in classes]
         if current and current not in classes:
             options.insert(0, (f"{current} (not found)" if classes else current, current))
-        select.set_options(options)
-        select.value = current if current else Select.NULL
+        with self.prevent(Select.Changed):
+            select.set_options(options)
+            select.value = current if current else Select.NULL
 
     # -- discovery and the load check ----------------------------------------------------
 
@@ -249,20 +253,20 @@ class ModelScreen(StepScreen):
 
     @on(Select.Changed, "#model-class")
     def _class_changed(self, event: Select.Changed) -> None:
-        if self._loading:
+        value = None if event.value is Select.NULL else event.value
+        if self._loading or value == self.answer("model_class"):
             return
-        self.wizard.set_answer("model_class", None if event.value is Select.NULL
-                               else event.value)
+        self.wizard.set_answer("model_class", value)
         self._note("class-note", "")
         self.set_status("")
         self._start_check()
 
     @on(Select.Changed, "#checkpoint")
     def _checkpoint_changed(self, event: Select.Changed) -> None:
-        if self._loading:
+        value = None if event.value is Select.NULL else event.value
+        if self._loading or value == self.answer("checkpoint"):
             return
-        self.wizard.set_answer("checkpoint", None if event.value is Select.NULL
-                               else event.value)
+        self.wizard.set_answer("checkpoint", value)
         self._note("checkpoint-note", "")
         self.set_status("")
         self._start_check()
