@@ -37,7 +37,7 @@ async def _type(pilot, selector, text):
 
 
 async def measure(project):
-    from wizard.app import create_app
+    from wizard.tui.app import create_app
 
     app = create_app(None, project, docker=lambda: None)
     async with app.run_test(size=(100, 32)) as pilot:

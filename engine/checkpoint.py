@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import pickle
 import struct
-import zipfile
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Tuple
@@ -18,7 +17,7 @@ from typing import Any, Dict, List, Mapping, Tuple
 import torch
 import torch.nn as nn
 
-from engine import compat
+from engine import checkpoint_format, compat
 from engine.errors import CheckpointError
 
 NESTED_KEYS = ("state_dict", "model_state_dict", "model", "module")
@@ -31,19 +30,10 @@ TRUST_HINT = (
 
 
 def describe_format(path: Path) -> str:
-    """"safetensors", "torchscript", "zip" (torch.save >= 1.6) or "legacy" (older pickle)."""
-    if zipfile.is_zipfile(str(path)):
-        with zipfile.ZipFile(str(path)) as archive:
-            names = archive.namelist()
-        if any(n.endswith("/constants.pkl") or "/code/" in n for n in names):
-            return "torchscript"
-        return "zip"
-    with open(str(path), "rb") as handle:
-        head = handle.read(9)
-    # safetensors: an 8-byte little-endian header length, then the JSON header.
-    if len(head) == 9 and head[8:9] == b"{":
-        return "safetensors"
-    return "legacy"
+    """"safetensors", "torchscript", "zip" (torch.save >= 1.6) or "legacy" (older pickle, and
+    anything else: torch.load then says what is wrong with it)."""
+    kind = checkpoint_format.sniff(path)
+    return checkpoint_format.LEGACY if kind == checkpoint_format.UNKNOWN else kind
 
 
 def load_into(model: nn.Module, path: Path, trust: bool = False) -> nn.Module:

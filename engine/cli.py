@@ -141,6 +141,34 @@ def _config(args: argparse.Namespace) -> Config:
     )
 
 
+_DEFAULTS = Config(Path("."), Path("."), "", Path("."))
+
+
+def to_argv(config: Config) -> List[str]:
+    """The command line that parses back into `config` (the inverse of config_from_args, for
+    every setting the command line carries). The settings a user chooses for an image are always
+    spelled out, so `docker inspect` shows them; the rest only when they differ from the
+    default. Options given after these (`docker run IMAGE --batch_size 32`) win."""
+    argv = [str(config.images_dir), str(config.output_file), config.model_class,
+            str(config.checkpoint), "--model-dir", str(config.model_dir),
+            "--batch_size", str(config.batch_size),
+            "--softmax", "true" if config.softmax else "false",
+            "--convert_outputs_mode", str(config.convert_outputs_mode),
+            "--precision", config.precision]
+    if config.workers is not None:
+        argv += ["--workers", str(config.workers)]
+    if config.gpus is not None:
+        argv += ["--gpus", str(config.gpus)]
+    if config.border != _DEFAULTS.border:
+        argv += ["--border", str(config.border)]
+    for flag, on in (("--overwrite", config.overwrite),
+                     ("--trust-checkpoint", config.trust_checkpoint),
+                     ("--compile", config.compile)):
+        if on:
+            argv.append(flag)
+    return argv
+
+
 def failure_line(error: BaseException) -> str:
     """One line for a failure nobody planned for, last in the log (the challenge keeps only the
     last lines); the traceback comes before it with OBJECTNET_ENGINE_DEBUG=1."""

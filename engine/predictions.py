@@ -8,7 +8,7 @@ import heapq
 import os
 import tempfile
 from pathlib import Path
-from typing import IO, Iterable, List, Optional, Sequence
+from typing import IO, List, Optional, Sequence
 
 from engine.errors import OutputError
 
@@ -105,9 +105,3 @@ def merge_sorted_parts(parts: List[Path], target: Path) -> None:
         except BaseException:
             writer.abort()
             raise
-
-
-def read_names(path: Path) -> Iterable[str]:
-    with open(str(path), encoding="utf-8") as handle:
-        for line in handle:
-            yield line.split(",", 1)[0]

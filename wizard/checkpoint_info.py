@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import json
 import pickletools
 import re
 import zipfile
@@ -19,13 +18,9 @@ from os import PathLike
 from pathlib import Path
 from typing import IO
 
+from engine import checkpoint_format
 from wizard.errors import CheckpointError
 
-# torch.save's legacy (pre-1.6) format starts with this number, pickled.
-_LEGACY_MAGIC = (0x1950A86A20F9469CFC6C).to_bytes(10, "little")
-_ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
-# A safetensors header is JSON; anything bigger than this is not one.
-_SAFETENSORS_HEADER_MAX = 100 * 1024 * 1024
 # Pickles larger than this are not disassembled (the scan is informative only).
 _PICKLE_SCAN_MAX = 64 * 1024 * 1024
 _VERSION_TEXT = re.compile(r"\d+\.\d+(\.\d+)?([a-z0-9.+-]*)?", re.ASCII)
@@ -185,13 +180,12 @@ def _inspect_zip(path: Path) -> dict:
     except (zipfile.BadZipFile, OSError) as error:
         return {"format": CheckpointFormat.UNKNOWN, "detail": f"a damaged zip archive ({error})"}
     with archive:
-        names = archive.namelist()
-        prefix = names[0].split("/", 1)[0] + "/" if names and "/" in names[0] else ""
-        records = {name[len(prefix):] for name in names if name.startswith(prefix)}
-        if "constants.pkl" in records or any(name.startswith("code/") for name in records):
+        prefix, records = checkpoint_format.zip_records(archive.namelist())
+        kind_name = checkpoint_format.zip_kind(records)
+        if kind_name == checkpoint_format.TORCHSCRIPT:
             kind = CheckpointFormat.TORCHSCRIPT
             detail = "a TorchScript archive (torch.jit.save)"
-        elif "data.pkl" in records:
+        elif kind_name == checkpoint_format.ZIP:
             kind = CheckpointFormat.TORCH_ZIP
             detail = "a torch.save zip archive"
         else:
@@ -227,24 +221,6 @@ def _inspect_legacy(path: Path) -> dict:
     return result
 
 
-def _safetensors_header(path: Path, size: int) -> dict | None:
-    with open(path, "rb") as stream:
-        head = stream.read(8)
-        if len(head) < 8:
-            return None
-        length = int.from_bytes(head, "little")
-        if not 2 <= length <= min(size - 8, _SAFETENSORS_HEADER_MAX):
-            return None
-        header = stream.read(length)
-    if header[:1] != b"{":
-        return None
-    try:
-        parsed = json.loads(header.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        return None
-    return parsed if isinstance(parsed, dict) else None
-
-
 def _safetensors_torch_version(header: dict) -> str | None:
     metadata = header.get("__metadata__")
     if not isinstance(metadata, dict):
@@ -268,18 +244,18 @@ def inspect(path: str | PathLike[str], *, with_sha256: bool = True) -> Checkpoin
             raise CheckpointError(f"checkpoint {file} is a folder: give the checkpoint file "
                                   "inside it")
         with open(file, "rb") as stream:
-            head = stream.read(32)
+            head = stream.read(checkpoint_format.HEAD_SIZE)
     except FileNotFoundError:
         raise CheckpointError(f"checkpoint {file} does not exist: check the checkpoint "
                               "setting (it is relative to the model folder)") from None
     except OSError as error:
         raise CheckpointError(f"checkpoint {file} cannot be read: {error.strerror}") from error
 
-    if head.startswith(_ZIP_MAGICS):
+    if head.startswith(checkpoint_format.ZIP_MAGICS):
         found = _inspect_zip(file)
-    elif head.startswith(b"\x80") and _LEGACY_MAGIC in head:
+    elif checkpoint_format.is_legacy(head):
         found = _inspect_legacy(file)
-    elif (header := _safetensors_header(file, size)) is not None:
+    elif (header := checkpoint_format.safetensors_header(file, size)) is not None:
         found = {"format": CheckpointFormat.SAFETENSORS, "detail": "a safetensors file",
                  "torch_version": _safetensors_torch_version(header), "pickled_classes": ()}
         if found["torch_version"]:

@@ -20,6 +20,7 @@ from rich.text import Text
 
 from wizard import __version__
 from wizard.errors import AnswersError, WizardError
+from wizard.events import Event, Progress, describe_event
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_ENVIRONMENT, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -114,9 +115,9 @@ def _credentials(username: str | None, registry: str):
 
 
 class StagePrinter:
-    """Pipeline events as lines on stderr. Each stage ends with its elapsed time; on a
-    terminal, a stage that reports progress (the smoke run) shows a live bar with its ETA,
-    elsewhere (CI logs) a line at each quarter."""
+    """Pipeline events on stderr, as describe_event() words them (Text, never markup). Each
+    stage ends with its elapsed time; on a terminal, a stage that reports progress (the
+    smoke run) shows a live bar with its ETA, elsewhere (CI logs) a line at each quarter."""
 
     def __init__(self, out: Console) -> None:
         self.console = out
@@ -125,27 +126,26 @@ class StagePrinter:
         self.task: Any = None
         self.quarter = -1
 
-    def __call__(self, event: object) -> None:
-        from wizard import pipeline
-
-        if isinstance(event, pipeline.StageStarted):
+    def __call__(self, event: Event) -> None:
+        described = describe_event(event)
+        if described.kind == "title":
             self._stop_bar()
             self.started, self.quarter = time.monotonic(), -1
-            self.console.rule(Text(event.title, style="bold"))
-        elif isinstance(event, pipeline.StageFinished):
+            self.console.rule(Text(described.text, style="bold"))
+        elif described.kind == "done":
             self._stop_bar()
-            say(("✓", "green"), f" {event.stage}: {event.summary} ",
-                (f"({time.monotonic() - self.started:.1f} s)", "dim"))
-        elif isinstance(event, pipeline.StageSkipped):
-            say(("-", "yellow"), f" {event.stage} skipped: {event.reason}")
-        elif isinstance(event, pipeline.Warning_):
-            say(("warning:", "yellow"), f" {event.text}")
-        elif isinstance(event, pipeline.Log):
-            self.console.print(event.line, markup=False, highlight=False)
-        elif isinstance(event, pipeline.Progress):
-            self._progress(event.done, event.total)
+            say(("✓ ", "green"), described.text,
+                (f" ({time.monotonic() - self.started:.1f} s)", "dim"))
+        elif described.kind == "skipped":
+            say(("- ", "yellow"), described.text)
+        elif described.kind == "warning":
+            say(("warning: ", "yellow"), described.text)
+        elif described.kind == "log":
+            self.console.print(Text(described.text), highlight=False)
+        elif isinstance(event, Progress):
+            self._progress(event.done, event.total, described.text)
 
-    def _progress(self, done: int, total: int) -> None:
+    def _progress(self, done: int, total: int, text: str) -> None:
         if self.console.is_terminal:
             if self.bar is None:
                 from rich.progress import (
@@ -168,8 +168,7 @@ class StagePrinter:
         quarter = 4 * done // total if total else 4
         if quarter > self.quarter:
             self.quarter = quarter
-            say(f"{done}/{total} images ", (f"({time.monotonic() - self.started:.0f} s)",
-                                             "dim"))
+            say(text, (f" ({time.monotonic() - self.started:.0f} s)", "dim"))
 
     def _stop_bar(self) -> None:
         if self.bar is not None:
@@ -181,7 +180,7 @@ class StagePrinter:
         self._stop_bar()
 
 
-_printer = StagePrinter(console)
+print_event = StagePrinter(console)
 
 
 def _exit_code(error: WizardError) -> int:
@@ -196,7 +195,7 @@ def _run(args: argparse.Namespace) -> int:
 
     answers = _load(args.answers)
     root = args.answers.resolve().parent
-    pipe = Pipeline(answers, root, answers_path=args.answers.resolve(), on_event=_printer)
+    pipe = Pipeline(answers, root, answers_path=args.answers.resolve(), on_event=print_event)
     if args.command == "render":
         pipe.render(force=args.force)
         return EXIT_OK
@@ -205,7 +204,7 @@ def _run(args: argparse.Namespace) -> int:
     try:
         pipe.run_all(args.until, _credentials(args.username, answers.registry))
     finally:
-        _printer.close()
+        print_event.close()
     return EXIT_OK
 
 
@@ -233,10 +232,11 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _init(args: argparse.Namespace) -> int:
+    # Generated, not copied from templates/ (which an installed wheel does not carry).
+    from wizard.answers import reference_toml
     from wizard.files import write_text_atomic
     from wizard.validators import show
 
-    example = Path(__file__).resolve().parents[1] / "templates" / "answers.example.toml"
     shown = show(str(args.path))
     try:
         if args.path.exists():
@@ -246,7 +246,7 @@ def _init(args: argparse.Namespace) -> int:
             error_line(f"{shown}: the folder {show(str(args.path.parent))} does not exist: "
                        "create it first, or give a path in an existing folder")
             return EXIT_USAGE
-        write_text_atomic(args.path, example.read_text())
+        write_text_atomic(args.path, reference_toml())
     except OSError as error:
         error_line(f"{shown}: cannot write it: {error.strerror or error}: give a shorter "
                    "path in a folder you can write to")
@@ -259,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command is None:
-            from wizard.app import run_tui
+            from wizard.tui.app import run_tui
 
             return run_tui(args.answers, (args.answers or Path("answers.toml")).resolve().parent)
         handler = {"run": _run, "render": _run, "check": _check, "validate": _validate,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from textual.app import App, ComposeResult
 from tui_support import run_async
 
-from wizard.widgets.log_view import LogView
+from wizard.tui.widgets.log_view import LogView
 
 
 class _LogApp(App[None]):

@@ -8,7 +8,7 @@ from pathlib import Path
 from textual.widgets import DataTable
 from tui_support import run_async, settle, write_answers
 
-from wizard.app import create_app
+from wizard.tui.app import create_app
 
 
 @run_async

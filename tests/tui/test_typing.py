@@ -10,9 +10,9 @@ from pathlib import Path
 from textual.widgets import Input, Static
 from tui_support import COMPLETE, run_async, settle, write_answers
 
-from wizard.app import create_app
-from wizard.widgets import validation
-from wizard.widgets.field import Field
+from wizard.tui.app import create_app
+from wizard.tui.widgets import validation
+from wizard.tui.widgets.field import Field
 
 SIZE = (100, 32)
 TYPED = "objectnetwizardtest/torch:"
@@ -57,7 +57,7 @@ async def test_a_field_is_checked_once_per_change_not_per_key(project: Path,
             await pilot.press(key)
             slowest = max(slowest, time.perf_counter() - started)
         await pilot.pause(Field.DEBOUNCE + 0.2)
-        assert app.draft["base_image"] == TYPED
+        assert app.session.draft["base_image"] == TYPED
         assert len(checked) <= 2, f"{len(checked)} checks for {len(TYPED)} keys"
         note = str(app.screen.query_one("#field-base_image .field-note", Static).content)
         assert note.startswith("✗") and "not a Docker image reference" in note
@@ -77,7 +77,7 @@ async def test_a_valid_answer_clears_the_error_after_the_pause(project: Path) ->
         field.input.value = ""
         await pilot.press("v", "2")
         await pilot.pause(Field.DEBOUNCE + 0.2)
-        assert field.error() is None and app.draft["tag"] == "v2"
+        assert field.error() is None and app.session.draft["tag"] == "v2"
 
 
 @run_async
@@ -88,8 +88,8 @@ async def test_the_radio_cursor_starts_on_the_chosen_mode(project: Path) -> None
         await settle(pilot)
         app.go("settings")
         await settle(pilot)
-        assert app.draft["convert_outputs_mode"] == 1
+        assert app.session.draft["convert_outputs_mode"] == 1
         app.screen.query_one("#convert-mode").focus()
         await pilot.press("space")  # presses the button under the cursor
         await pilot.pause()
-        assert app.draft["convert_outputs_mode"] == 1
+        assert app.session.draft["convert_outputs_mode"] == 1

@@ -16,7 +16,7 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Input, Label, Static
 
-from wizard.widgets.validation import REQUIRED, FieldValidator, text_value
+from wizard.tui.widgets.validation import REQUIRED, FieldValidator, text_value
 
 
 class Field(Vertical):

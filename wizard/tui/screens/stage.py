@@ -23,8 +23,9 @@ from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
 from wizard.errors import WizardError
-from wizard.screens.base import StepScreen
-from wizard.widgets.log_view import LogView
+from wizard.events import Progress, StageFinished, StageWarning, describe_event
+from wizard.tui.screens.base import StepScreen
+from wizard.tui.widgets.log_view import LogView
 
 STAGE_GROUP = "pipeline"
 """Worker group of every pipeline stage: one stage runs at a time across all screens."""
@@ -32,6 +33,10 @@ STAGE_GROUP = "pipeline"
 
 class PipelineEvents(Message):
     """Events are waiting in the relay: drain them."""
+
+
+MARKS = {"title": "── ", "done": "✓ ", "skipped": "- ", "warning": "! ", "log": ""}
+"""How the log view marks each kind of event."""
 
 
 class EventRelay:
@@ -115,9 +120,7 @@ class StageScreen(StepScreen):
         if running is not None:
             self.set_status(f"✗ wait: {running} is still running", error=True)
             return False
-        self.wizard.relay.drain()
-        self.wizard.relay.target = self
-        self.wizard.running_label = label
+        self.wizard.stage_started(self, label)
         self.running = True
         self.last_error = None
         self.warnings = []
@@ -133,8 +136,8 @@ class StageScreen(StepScreen):
             self.set_status(elapsed_line(self._label, time.monotonic() - self._started))
 
     def action_cancel(self) -> None:
-        if self.running and not self.wizard.cancel.is_set():
-            self.wizard.cancel.set()
+        if self.running and not self.session.cancel.is_set():
+            self.session.cancel.set()
             self.show_outcome(f"… cancelling {self._label}")
 
     @work(thread=True, exclusive=True, exit_on_error=False, group=STAGE_GROUP)
@@ -155,7 +158,6 @@ class StageScreen(StepScreen):
         if state not in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
             return
         self.running = False
-        self.wizard.running_label = None
         if self._ticker is not None:
             self._ticker.stop()
             self._ticker = None
@@ -174,11 +176,7 @@ class StageScreen(StepScreen):
         not complete yet."""
         pipeline = self.wizard.pipeline()
         if pipeline is None:
-            from wizard.answers import first_invalid_step
-
-            errors = self.wizard.partial().errors
-            step = first_invalid_step(self.wizard.draft) or "model"
-            first = next(iter(errors.values()), "")
+            step, first = self.session.first_incomplete() or ("model", "")
             self.show_outcome(f"✗ the {step} step is not complete: {first}. Press ctrl+b to "
                               "go back, or fix it there.", error=True)
         return pipeline
@@ -187,24 +185,21 @@ class StageScreen(StepScreen):
 
     def handle_events(self, events: list[Any]) -> None:
         """Show pipeline events: runs of Log lines go to the log view in one write."""
-        from wizard import pipeline
-
         lines: list[str] = []
         for event in events:
-            if isinstance(event, pipeline.Log):
-                lines.append(self.wizard.short(event.line))
-            elif isinstance(event, pipeline.StageStarted):
-                lines.append(f"── {event.title}")
-            elif isinstance(event, pipeline.StageFinished):
-                self.summary = self.wizard.short(event.summary)
-                lines.append(f"✓ {event.stage}: {self.summary}")
-            elif isinstance(event, pipeline.StageSkipped):
-                lines.append(f"- {event.stage} skipped: {event.reason}")
-            elif isinstance(event, pipeline.Warning_):
-                lines.append(f"! {self.wizard.short(event.text)}")
-                self.warnings.append(self.wizard.short(event.text))
-            elif isinstance(event, pipeline.Progress):
+            described = describe_event(event)
+            if isinstance(event, Progress):
                 self.progress(event.done, event.total)
+                continue
+            if described.kind in ("log", "done", "warning"):
+                text = self.session.short(described.text)
+            else:
+                text = described.text
+            if isinstance(event, StageFinished):
+                self.summary = self.session.short(event.summary)
+            elif isinstance(event, StageWarning):
+                self.warnings.append(text)
+            lines.append(f"{MARKS[described.kind]}{text}")
         if lines:
             self.write_log(lines)
 
