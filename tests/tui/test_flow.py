@@ -141,13 +141,13 @@ async def test_bad_synapse_id_is_refused_as_you_type(project: Path) -> None:
         await settle(pilot)
         assert app.screen.STEP == "registry"
         await pilot.press(*"abc")
-        await pilot.pause()
+        await pilot.pause(Field.DEBOUNCE + 0.1)  # checked once typing pauses
         assert note(app, "synapse_project_id").startswith(
             '✗ "abc" is not a Synapse project id: use "syn" followed by digits')
         await pilot.press("ctrl+n")
         assert app.screen.STEP == "registry"
         await pilot.press("ctrl+a", "ctrl+k", *"syn7")
-        await pilot.pause()
+        await pilot.pause(Field.DEBOUNCE + 0.1)
         assert note(app, "synapse_project_id").startswith("the id on your Synapse")
         assert text(app, "#image-reference") == \
             "image: docker.synapse.org/syn7/tiny-model:v1"
@@ -332,7 +332,10 @@ async def test_a_local_smoke_run_shows_its_elapsed_time_and_esc_cancels_it(proje
         assert app.screen.STEP == "smoke"
         app.screen.query_one("#input-smoke_images").focus()
         await pilot.press("enter")  # runs the test (it used to go on to the build)
-        await pilot.pause()
+        for _ in range(50):  # a busy machine may take a moment to start the worker
+            await pilot.pause(0.1)
+            if text(app, "#step-status"):
+                break
         assert app.screen.STEP == "smoke"
         status = text(app, "#step-status")
         assert status.startswith("… the smoke test: 0:0") and "esc cancels" in status, status
