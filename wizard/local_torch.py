@@ -49,17 +49,10 @@ def gpu_names() -> list[str]:
         return []
 
 
-def busy() -> bool:
-    """Whether a thread is importing torch or running model code now (a clean exit waits
-    for it: an interpreter shutting down under a half-done torch import can crash)."""
-    if _LOCK.acquire(blocking=False):
-        _LOCK.release()
-        return False
-    return True
-
-
 def wait_idle(timeout: float) -> bool:
-    """Wait up to `timeout` seconds for the current holder to finish; True when idle."""
+    """Wait up to `timeout` seconds for a thread inside the lock (importing torch or running
+    model code) to finish; True when idle. A clean exit calls it: an interpreter shutting
+    down under a half-done torch import can crash."""
     if _LOCK.acquire(timeout=timeout):
         _LOCK.release()
         return True
