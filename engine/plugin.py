@@ -13,7 +13,6 @@ import importlib.util
 import inspect
 import sys
 import threading
-import traceback
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, Dict, List, Tuple
@@ -21,6 +20,7 @@ from typing import Any, Callable, Dict, List, Tuple
 import torch.nn as nn
 
 from engine.errors import ModelError
+from engine.usercode import USER_ERRORS, describe_failure
 
 MODEL_FILE = "model_description.py"
 TRANSFORM_FILE = "data_transform_description.py"
@@ -76,7 +76,7 @@ def _import_locked(model_dir: Path, path: Path, name: str) -> ModuleType:
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
-    except Exception as error:
+    except USER_ERRORS as error:
         if previous is not None:
             sys.modules[name] = previous
         else:
@@ -88,11 +88,7 @@ def _import_locked(model_dir: Path, path: Path, name: str) -> ModuleType:
 
 def _where(error: BaseException, path: Path) -> str:
     """The error with the line of the user's file it came from, without a traceback."""
-    if isinstance(error, SyntaxError) and error.lineno:
-        return "syntax error on line %d: %s" % (error.lineno, error.msg)
-    frames = [f for f in traceback.extract_tb(error.__traceback__) if Path(f.filename) == path]
-    at = " (line %d)" % frames[-1].lineno if frames else ""
-    return "%s: %s%s" % (type(error).__name__, error, at)
+    return describe_failure(error, path)
 
 
 def model_classes(module: ModuleType) -> List[str]:
@@ -123,7 +119,7 @@ def build_model(model_dir: Path, class_name: str) -> nn.Module:
         )
     try:
         model = factory()
-    except Exception as error:
+    except USER_ERRORS as error:
         raise ModelError(
             "%s() from %s failed: %s" % (class_name, path, _where(error, path))
         ) from error
@@ -144,7 +140,7 @@ def load_transform(model_dir: Path) -> Callable[[Any], Any]:
         raise ModelError("%s must define class data_transform with getTransform()" % path)
     try:
         transform = holder().getTransform()
-    except Exception as error:
+    except USER_ERRORS as error:
         raise ModelError(
             "data_transform().getTransform() from %s failed: %s" % (path, _where(error, path))
         ) from error

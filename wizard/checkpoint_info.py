@@ -12,6 +12,7 @@ import enum
 import hashlib
 import pickletools
 import re
+import sys
 import zipfile
 from dataclasses import dataclass
 from os import PathLike
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import IO
 
 from engine import checkpoint_format
+from engine.pickled import outside_plain, scan_globals
 from wizard.errors import CheckpointError
 
 # Pickles larger than this are not disassembled (the scan is informative only).
@@ -36,23 +38,6 @@ _ZIP_RECORDS = (
     ("byteorder", "2.1"),
     (".data/serialization_id", "2.1"),
 )
-
-# Globals a plain state_dict pickle refers to: tensor rebuilding, storages, dtypes and
-# standard containers. Anything else means the pickle holds objects of other classes, such
-# as a whole model, which the engine only loads with trust_checkpoint.
-_PLAIN_GLOBALS = frozenset({
-    "collections.OrderedDict", "collections.defaultdict", "_codecs.encode",
-    *(f"{module}.{name}" for module in ("builtins", "__builtin__")
-      for name in ("set", "frozenset", "slice", "complex", "bytearray")),
-    "torch.Size", "torch.device", "torch._tensor._rebuild_from_type_v2",
-    "torch.nn.parameter.Parameter", "torch.storage.UntypedStorage",
-    "torch.storage.TypedStorage",
-})
-_STRING_OPS = frozenset({
-    "SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE", "SHORT_BINSTRING",
-    "BINSTRING", "STRING",
-})
-
 
 class CheckpointFormat(enum.Enum):
     TORCH_ZIP = "torch.save zip (torch 1.6+ default)"
@@ -85,6 +70,13 @@ class CheckpointInfo:
     def needs_trust(self) -> bool:
         """Whether loading needs trust_checkpoint (a pickle that names other classes)."""
         return bool(self.pickled_classes)
+
+    @property
+    def foreign_globals(self) -> tuple[str, ...]:
+        """Pickled globals from the standard library (posix.system, builtins.exec): code the
+        file would run when loaded, never a model class, so trusting it is never the advice."""
+        return tuple(name for name in self.pickled_classes or ()
+                     if name.partition(".")[0] in sys.stdlib_module_names)
 
     def torch_for_check(self, local_torch: str | None) -> str | None:
         """The torch version to compare base images against: the recorded one, else the local
@@ -119,57 +111,11 @@ def local_torch_version() -> str | None:
     return torch_version()
 
 
-def _scan_globals(stream: IO[bytes]) -> set[str]:
-    """The module.name of every global one pickle refers to, read with pickletools."""
-    found: set[str] = set()
-    recent: list[str | None] = []
-    memo: dict[int, str | None] = {}
-    top: str | None = None
-    for opcode, arg, _ in pickletools.genops(stream):
-        name = opcode.name
-        if name in _STRING_OPS:
-            top = arg if isinstance(arg, str) else arg.decode("latin-1")
-            recent.append(top)
-        elif name == "MEMOIZE":
-            memo[len(memo)] = top
-        elif name in ("PUT", "BINPUT", "LONG_BINPUT"):
-            memo[int(arg)] = top
-        elif name in ("GET", "BINGET", "LONG_BINGET"):
-            top = memo.get(int(arg))
-            recent.append(top)
-        elif name == "GLOBAL":
-            module, _, qualname = str(arg).partition(" ")
-            found.add(f"{module}.{qualname}")
-            top = None
-        elif name == "STACK_GLOBAL":
-            if len(recent) >= 2 and recent[-2] and recent[-1]:
-                found.add(f"{recent[-2]}.{recent[-1]}")
-            top = None
-        elif name != "FRAME":
-            top = None
-        if name == "STOP":
-            break
-    return found
-
-
-def _classes_outside_plain(found: set[str]) -> tuple[str, ...]:
-    def plain(name: str) -> bool:
-        module, _, attr = name.rpartition(".")
-        if name in _PLAIN_GLOBALS:
-            return True
-        if module == "torch._utils" and attr.startswith("_rebuild"):
-            return True
-        # Storage classes (torch.FloatStorage) and dtypes (torch.float32) of torch itself.
-        return module == "torch" and (attr.endswith("Storage") or attr[:1].islower())
-
-    return tuple(sorted(name for name in found if not plain(name)))
-
-
 def _pickled_classes(stream: IO[bytes], size: int) -> tuple[str, ...] | None:
     if size > _PICKLE_SCAN_MAX:
         return None
     try:
-        return _classes_outside_plain(_scan_globals(stream))
+        return outside_plain(scan_globals(stream))
     except Exception:  # a damaged pickle: the scan is only informative
         return None
 
@@ -215,7 +161,7 @@ def _inspect_legacy(path: Path) -> dict:
                 for opcode, _arg, _pos in pickletools.genops(stream):
                     if opcode.name == "STOP":
                         break
-            result["pickled_classes"] = _classes_outside_plain(_scan_globals(stream))
+            result["pickled_classes"] = outside_plain(scan_globals(stream))
     except Exception:  # a damaged header: still the legacy format, just not scanned
         result["pickled_classes"] = None
     return result
@@ -282,7 +228,10 @@ def describe(info: CheckpointInfo) -> str:
         parts.append(f"saved by torch {info.torch_version}")
     elif info.torch_version_min:
         parts.append(f"saved by torch {info.torch_version_min} or newer")
-    if info.pickled_classes:
+    if info.foreign_globals:
+        parts.append(f"would run {', '.join(info.foreign_globals[:3])} when loaded (not a "
+                     "model class: do not trust it)")
+    elif info.pickled_classes:
         shown = ", ".join(info.pickled_classes[:3])
         more = f" and {len(info.pickled_classes) - 3} more" if len(info.pickled_classes) > 3 \
             else ""

@@ -250,7 +250,14 @@ def checkpoint_warnings(answers: Answers, root: Path) -> tuple[str | None, list[
     if checkpoint.is_file():
         info = inspect(checkpoint, with_sha256=False)
         saved_by = info.torch_for_check(local_torch_version())
-        if info.needs_trust and not answers.trust_checkpoint:
+        foreign = info.foreign_globals
+        if foreign:
+            warnings.append(
+                f"{checkpoint.name} would call or build {', '.join(foreign[:4])} when loaded, "
+                "which is not a torch model class: a file like this runs code on your "
+                "machine; the engine refuses it, and trust_checkpoint = true would run that "
+                "code too: use a state_dict from a source you trust")
+        elif info.needs_trust and not answers.trust_checkpoint:
             warnings.append(
                 f"{checkpoint.name} is a whole pickled model: the engine refuses it unless "
                 "trust_checkpoint = true (loading it runs code from the file); better, "
