@@ -324,7 +324,7 @@ async def test_quitting_with_unsaved_answers_asks_first(project: Path) -> None:
 @run_async
 async def test_a_local_smoke_run_shows_its_elapsed_time_and_esc_cancels_it(project: Path
                                                                         ) -> None:
-    app = _at_smoke_step(project, 48, batch_size=1)
+    app = _at_smoke_step(project, 160, batch_size=1)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("ctrl+n")
@@ -346,5 +346,5 @@ async def test_a_local_smoke_run_shows_its_elapsed_time_and_esc_cancels_it(proje
         assert outcome.startswith("✗") and "cancelled" in outcome, outcome
         assert text(app, "#step-status") == ""
         bar = app.screen.query_one("#smoke-progress")
-        assert bar.progress < 48
+        assert bar.progress < 160
         assert not list(app.pipeline().work.glob("smoke-local/predictions.csv"))
