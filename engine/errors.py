@@ -23,6 +23,12 @@ class CheckpointError(EngineError):
     """The checkpoint cannot be loaded into the chosen model class."""
 
 
+class RunCancelledError(EngineError):
+    """The caller asked the run to stop (the wizard's Esc); no predictions file was left."""
+
+    exit_code = 130
+
+
 class OutputError(EngineError):
     """The predictions file cannot be written."""
 

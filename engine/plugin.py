@@ -12,9 +12,10 @@ import importlib
 import importlib.util
 import inspect
 import sys
+import threading
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable, List
+from typing import Any, Callable, Dict, List, Tuple
 
 import torch.nn as nn
 
@@ -25,7 +26,17 @@ MODEL_FILE = "model_description.py"
 TRANSFORM_FILE = "data_transform_description.py"
 
 
+_IMPORT_LOCK = threading.RLock()
+# name -> (file, (mtime_ns, size), module) of each plug-in module that finished running.
+_LOADED: Dict[str, Tuple[Path, Tuple[int, int], ModuleType]] = {}
+
+
 def _import(model_dir: Path, filename: str) -> ModuleType:
+    """The plug-in module `filename` of `model_dir`, run once per version of the file.
+
+    Under one lock: a thread asking while another is still running the module (the wizard
+    checks in several threads) waits for it instead of finding it half-built in sys.modules.
+    Only modules that finished are reused; an edited file is run again."""
     path = model_dir / filename
     if not model_dir.is_dir():
         raise ModelError(
@@ -37,26 +48,41 @@ def _import(model_dir: Path, filename: str) -> ModuleType:
             "%s is missing: the model folder (--model-dir %s) must hold %s and %s"
             % (path, model_dir, MODEL_FILE, TRANSFORM_FILE)
         )
+    with _IMPORT_LOCK:
+        return _import_locked(model_dir, path, filename[:-3])
+
+
+def _import_locked(model_dir: Path, path: Path, name: str) -> ModuleType:
     folder = str(model_dir.resolve())
     # First on the path: the user's modules may import helpers that sit beside them, and a
     # process that looked at another model folder before (the wizard) must not find its files.
     if folder in sys.path:
         sys.path.remove(folder)
     sys.path.insert(0, folder)
-    name = filename[:-3]
-    cached = sys.modules.get(name)
-    if cached is not None and Path(getattr(cached, "__file__", "")).resolve() == path.resolve():
-        return cached
+    resolved = path.resolve()
+    stat = resolved.stat()
+    version = (stat.st_mtime_ns, stat.st_size)
+    loaded = _LOADED.get(name)
+    if (loaded is not None and loaded[0] == resolved and loaded[1] == version
+            and sys.modules.get(name) is loaded[2]):
+        return loaded[2]
     # Loaded from this very file, under its plain name: pickled models refer to their classes
-    # as model_description.X, and DataLoader workers re-import by that name.
+    # as model_description.X, and DataLoader workers re-import by that name. It sits in
+    # sys.modules while it runs, as with Python's own import (its classes must find their
+    # module), which is why only a holder of the lock may look.
     spec = importlib.util.spec_from_file_location(name, str(path))
     module = importlib.util.module_from_spec(spec)
+    previous = sys.modules.get(name)
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
     except USER_ERRORS as error:
-        del sys.modules[name]
+        if previous is not None:
+            sys.modules[name] = previous
+        else:
+            del sys.modules[name]
         raise ModelError("%s failed to import: %s" % (path, _where(error, path))) from error
+    _LOADED[name] = (resolved, version, module)
     return module
 
 

@@ -14,7 +14,7 @@ from PIL import Image
 from engine import checkpoint, devices, distributed, fastpath, mapping, plugin
 from engine.config import Config
 from engine.dataset import ImageDataset
-from engine.errors import ConfigError, EngineError, ModelError, OutputError
+from engine.errors import ConfigError, EngineError, ModelError, OutputError, RunCancelledError
 from engine.images import find_images
 from engine.labels import ANSWERS_BESIDE_IMAGES, LabelsError, find_labels
 from engine.predict import Predictor, Timing, model_outputs, predict
@@ -150,20 +150,30 @@ def preflight(predictor: Predictor, transform: Callable, config: Config) -> Tupl
 
 
 def run(config: Config, on_progress: Optional[ProgressCallback] = None,
-        log: Optional[LogCallback] = None) -> Summary:
-    """Evaluate `config.images_dir` and write `config.output_file`; returns what happened."""
+        log: Optional[LogCallback] = None,
+        cancelled: Optional[Callable[[], bool]] = None) -> Summary:
+    """Evaluate `config.images_dir` and write `config.output_file`; returns what happened.
+    `cancelled` is asked between start-up phases and after every batch; when it says True
+    the run ends with RunCancelledError and leaves no predictions file."""
     started = time.perf_counter()
     shard = distributed.from_environment()
     created = check_output(config) if shard.is_writer else []
+
+    def check_cancelled() -> None:
+        if cancelled is not None and cancelled():
+            raise RunCancelledError("the run was cancelled")
+
     try:
-        return _run(config, shard, started, on_progress, log or (lambda line: None))
+        return _run(config, shard, started, on_progress, log or (lambda line: None),
+                    check_cancelled)
     except BaseException:
         remove_empty(created)
         raise
 
 
 def _run(config: Config, shard: distributed.Shard, started: float,
-         on_progress: Optional[ProgressCallback], say: LogCallback) -> Summary:
+         on_progress: Optional[ProgressCallback], say: LogCallback,
+         check_cancelled: Callable[[], None]) -> Summary:
     paths = find_images(config.images_dir)
     tally = make_tally(config, paths, say) if config.score else None
     placement = devices.place(config, shard.local_rank if shard.active else None)
@@ -171,14 +181,17 @@ def _run(config: Config, shard: distributed.Shard, started: float,
     threads = devices.set_cpu_threads()
     transform = plugin.load_transform(config.model_dir)
     model = plugin.build_model(config.model_dir, config.model_class)
+    check_cancelled()
     model = checkpoint.load_into(model, config.checkpoint, trust=config.trust_checkpoint,
                                  log=say)
+    check_cancelled()
     channels_last = devices.uses_channels_last(model, config)
     model = devices.prepare(model, config, placement)
     loader_transform, normaliser = fastpath.plan(transform, placement.device, channels_last,
                                                  config.fastpath, PREFLIGHT_SIZE)
     predictor = Predictor(model, config, placement, channels_last, normaliser)
     image_shape = preflight(predictor, transform, config)
+    check_cancelled()
     # Images batched together need one size; one image per model call may have any.
     loader_shape = None if predictor.chunk == 1 else image_shape if (
         loader_transform is transform) else tuple(loader_transform(_stand_in()).shape)
@@ -202,7 +215,8 @@ def _run(config: Config, shard: distributed.Shard, started: float,
         dataset = ImageDataset(mine, loader_transform, config.border, config.decoder,
                                config.max_image_bytes, loader_shape)
         rows = _rows(predictor, dataset, timing,
-                     len(paths) if not shard.active else len(mine), on_progress, say)
+                     len(paths) if not shard.active else len(mine), on_progress, say,
+                     check_cancelled)
         _deliver(rows, config.output_file, paths, shard)
         unreadable = [(mine[i].name, reason) for i, reason in timing.unreadable]
         counts = tally.counts() if tally is not None else None
@@ -269,12 +283,14 @@ def _device_name(placement: devices.Placement) -> str:
 
 
 def _rows(predictor: Predictor, dataset: ImageDataset, timing: Timing, total: int,
-          on_progress: Optional[ProgressCallback], say: LogCallback) -> Iterator[Row]:
+          on_progress: Optional[ProgressCallback], say: LogCallback,
+          check_cancelled: Callable[[], None]) -> Iterator[Row]:
     """(ids, confidences) for every image of `dataset` in order; -1 rows for images without
     a prediction, each named in the log with its reason."""
     done = [0]
 
     def advance(count: int) -> None:
+        check_cancelled()
         done[0] += count
         if on_progress is not None:
             on_progress(done[0], total)

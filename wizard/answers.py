@@ -20,6 +20,7 @@ folder moves. Secrets never enter the answers: the registry token comes from the
 
 from __future__ import annotations
 
+import codecs
 import difflib
 import functools
 import re
@@ -35,12 +36,14 @@ import tomli_w
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     TypeAdapter,
     ValidationError,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from wizard import validators
 from wizard.errors import AnswersError
@@ -92,6 +95,15 @@ def _file_pattern(value: str) -> str:
 
 
 FilePattern = Annotated[str, AfterValidator(_file_pattern)]
+
+
+def _not_a_bool(value: Any) -> Any:
+    # true == 1 in Python, so a Literal of ints takes a boolean even in strict mode.
+    if isinstance(value, bool):
+        raise PydanticCustomError("literal_error", "a boolean is not a mode")
+    return value
+
+
 ModelDir = Annotated[str, AfterValidator(_model_dir)]
 ModelClass = Annotated[str, AfterValidator(validators.model_class_name)]
 CheckpointPath = Annotated[str, AfterValidator(_checkpoint)]
@@ -104,6 +116,8 @@ Tag = Annotated[str, AfterValidator(validators.tag)]
 NonNegative = Annotated[int, Field(ge=0)]
 MemorySize = Annotated[str, AfterValidator(validators.memory_size)]
 UserSpec = Annotated[str, AfterValidator(validators.user_spec)]
+BATCH_MAX, WORKERS_MAX, GPUS_MAX = 4096, 1024, 64
+"""Bounds past any real machine: a typo (or 2**70) is refused here, not inside the image."""
 
 
 class Answers(BaseModel):
@@ -113,8 +127,11 @@ class Answers(BaseModel):
     read the checkpoint and suggest a base image that matches the torch that saved it.
     """
 
+    # strict: TOML has real booleans and integers, so "yes" or 1 for trust_checkpoint (a
+    # security setting) and true for batch_size are mistakes to report, not to coerce.
     model_config = ConfigDict(
         extra="forbid",
+        strict=True,
         use_attribute_docstrings=True,
         validate_assignment=True,
     )
@@ -136,7 +153,8 @@ class Answers(BaseModel):
 
     trust_checkpoint: bool = False
     """Allow a checkpoint that is a whole pickled model. Loading one runs code stored in
-    the file, so only turn this on for a file you made or trust."""
+    the file, so only turn this on for a file you made or trust. Only true turns it on
+    (not "yes" or 1): every setting must have its own type, as in this file."""
 
     model_include: list[FilePattern] = []
     """Files of the model folder to put into the image although they are left out by
@@ -159,21 +177,21 @@ class Answers(BaseModel):
     carries no code for it, and names the oldest image that can; leave it out when unknown
     (then images that cannot drive an A100 or H100 get a warning)."""
 
-    batch_size: int = Field(96, gt=0)
-    """Images per batch and per GPU."""
+    batch_size: int = Field(96, gt=0, le=BATCH_MAX)
+    """Images per batch and per GPU, 1 to 4096."""
 
-    workers: NonNegative | None = Field(None, examples=[8])
-    """Image-loading worker processes; leave out to use every CPU of the container,
-    0 loads images in the main process."""
+    workers: int | None = Field(None, ge=0, le=WORKERS_MAX, examples=[8])
+    """Image-loading worker processes (0 to 1024); leave out to use every CPU of the
+    container, 0 loads images in the main process."""
 
-    gpus: NonNegative | None = Field(None, examples=[1])
-    """GPUs to use; leave out to use every visible GPU (none visible means the CPU),
-    0 runs on the CPU."""
+    gpus: int | None = Field(None, ge=0, le=GPUS_MAX, examples=[1])
+    """GPUs to use (0 to 64); leave out to use every visible GPU (none visible means the
+    CPU), 0 runs on the CPU."""
 
     softmax: bool = True
     """Turn the model's outputs into probabilities with softmax."""
 
-    convert_outputs_mode: Literal[0, 1, 2] = 1
+    convert_outputs_mode: Annotated[Literal[0, 1, 2], BeforeValidator(_not_a_bool)] = 1
     """0: the model's own class ids; 1: ImageNet-1k ids mapped to ObjectNet ids after
     top-5, as the demo did; 2: ImageNet scores collapsed onto the 113 ObjectNet classes,
     then top-5."""
@@ -275,11 +293,11 @@ _HINTS: dict[str, str] = {
     "trust_checkpoint": "must be true or false",
     "model_include": 'must be a list of patterns in double quotes, e.g. ["extra_weights.bin"]',
     "model_exclude": 'must be a list of patterns in double quotes, e.g. ["notebooks/*"]',
-    "batch_size": "must be a positive integer, e.g. 96",
-    "workers": "must be a whole number, 0 or more (0 = load images in the main process); "
-    "leave it out to use every CPU",
-    "gpus": "must be a whole number, 0 or more (0 = run on the CPU); leave it out to use "
-    "every visible GPU",
+    "batch_size": f"must be a whole number from 1 to {BATCH_MAX}, e.g. 96",
+    "workers": f"must be a whole number from 0 to {WORKERS_MAX} (0 = load images in the main "
+    "process); leave it out to use every CPU",
+    "gpus": f"must be a whole number from 0 to {GPUS_MAX} (0 = run on the CPU); leave it out "
+    "to use every visible GPU",
     "softmax": "must be true or false",
     "convert_outputs_mode": "must be 0, 1 or 2 (1 = ImageNet ids mapped to ObjectNet ids, as "
     "the demo did)",
@@ -374,7 +392,7 @@ def _error_message(name: str | None, error: Mapping[str, Any]) -> str:
 
 def format_errors(error: ValidationError, path: str | PathLike[str]) -> list[str]:
     """Turn a ValidationError on Answers into one line per problem, each starting with the
-    file, e.g. `answers.toml: batch_size = -3: must be a positive integer, e.g. 96`."""
+    file, e.g. `answers.toml: batch_size = -3: must be a whole number from 1 to 4096, e.g. 96`."""
     label = str(path)
     lines: list[str] = []
     seen: set[str | None] = set()
@@ -463,6 +481,11 @@ def load_answers(path: str | PathLike[str]) -> Answers:
         raise AnswersError([f"{label}: is a folder: give the answers file inside it"]) from None
     except OSError as error:
         raise AnswersError([f"{label}: cannot read it: {error.strerror}"]) from error
+    if raw.startswith(codecs.BOM_UTF8):
+        raise AnswersError([
+            f"{label}: starts with a byte order mark (BOM), which TOML does not allow: save "
+            "it as UTF-8 without BOM"
+        ])
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as error:

@@ -113,11 +113,9 @@ def sha256_file(path: str | PathLike[str]) -> str:
 def local_torch_version() -> str | None:
     """The torch version installed next to the wizard, or None. Imports torch (slow), so
     only call it when needed."""
-    try:
-        import torch
-    except ImportError:
-        return None
-    return str(torch.__version__)
+    from wizard.local_torch import torch_version
+
+    return torch_version()
 
 
 def _pickled_classes(stream: IO[bytes], size: int) -> tuple[str, ...] | None:

@@ -12,7 +12,9 @@ import argparse
 import getpass
 import os
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.text import Text
@@ -36,6 +38,17 @@ exit codes:
 
 # soft_wrap: an error stays one line however narrow the terminal (logs grep by line).
 console = Console(stderr=True, soft_wrap=True)
+
+
+def say(*parts: str | tuple[str, str]) -> None:
+    """Print one line built from plain text and (text, style) pairs. User text (answers,
+    paths, names, messages that quote them) never goes through Rich markup, where `[/]`
+    would raise and `[bold]` would vanish."""
+    console.print(Text.assemble(*parts), highlight=False)
+
+
+def error_line(message: object) -> None:
+    say(("error:", "red"), " ", str(message))
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -117,22 +130,73 @@ def _credentials(username: str | None, registry: str):
     return ask
 
 
-def print_event(event: Event) -> None:
-    """A pipeline event on the console, as describe_event() words it."""
-    described = describe_event(event)
-    text = Text(described.text)
-    if described.kind == "title":
-        console.rule(Text(described.text, style="bold"))
-    elif described.kind == "done":
-        console.print(Text.assemble(("✓ ", "green"), text))
-    elif described.kind == "skipped":
-        console.print(Text.assemble(("- ", "yellow"), text))
-    elif described.kind == "warning":
-        console.print(Text.assemble(("warning: ", "yellow"), text), highlight=False)
-    elif described.kind == "log":
-        console.print(text, markup=False, highlight=False)
-    elif isinstance(event, Progress) and event.done == event.total:
-        console.print(text)
+class StagePrinter:
+    """Pipeline events on stderr, as describe_event() words them (Text, never markup). Each
+    stage ends with its elapsed time; on a terminal, a stage that reports progress (the
+    smoke run) shows a live bar with its ETA, elsewhere (CI logs) a line at each quarter."""
+
+    def __init__(self, out: Console) -> None:
+        self.console = out
+        self.started = time.monotonic()
+        self.bar: Any = None  # a rich.progress.Progress while one is shown
+        self.task: Any = None
+        self.quarter = -1
+
+    def __call__(self, event: Event) -> None:
+        described = describe_event(event)
+        if described.kind == "title":
+            self._stop_bar()
+            self.started, self.quarter = time.monotonic(), -1
+            self.console.rule(Text(described.text, style="bold"))
+        elif described.kind == "done":
+            self._stop_bar()
+            say(("✓ ", "green"), described.text,
+                (f" ({time.monotonic() - self.started:.1f} s)", "dim"))
+        elif described.kind == "skipped":
+            say(("- ", "yellow"), described.text)
+        elif described.kind == "warning":
+            say(("warning: ", "yellow"), described.text)
+        elif described.kind == "log":
+            self.console.print(Text(described.text), highlight=False)
+        elif isinstance(event, Progress):
+            self._progress(event.done, event.total, described.text)
+
+    def _progress(self, done: int, total: int, text: str) -> None:
+        if self.console.is_terminal:
+            if self.bar is None:
+                from rich.progress import (
+                    BarColumn,
+                    MofNCompleteColumn,
+                    TextColumn,
+                    TimeElapsedColumn,
+                    TimeRemainingColumn,
+                )
+                from rich.progress import Progress as RichProgress
+
+                self.bar = RichProgress(
+                    TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeElapsedColumn(), TimeRemainingColumn(), console=self.console,
+                    transient=True)
+                self.task = self.bar.add_task("images", total=total)
+                self.bar.start()
+            self.bar.update(self.task, completed=done, total=total)
+            return
+        quarter = 4 * done // total if total else 4
+        if quarter > self.quarter:
+            self.quarter = quarter
+            say(text, (f" ({time.monotonic() - self.started:.0f} s)", "dim"))
+
+    def _stop_bar(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+            self.bar, self.task = None, None
+
+    def close(self) -> None:
+        """End a live bar left by a stage that failed."""
+        self._stop_bar()
+
+
+print_event = StagePrinter(console)
 
 
 def _exit_code(error: WizardError) -> int:
@@ -157,7 +221,10 @@ def _run(args: argparse.Namespace) -> int:
         return EXIT_OK
     if args.force:
         pipe.render(force=True)
-    pipe.run_all(args.until, _credentials(args.username, answers.registry))
+    try:
+        pipe.run_all(args.until, _credentials(args.username, answers.registry))
+    finally:
+        print_event.close()
     return EXIT_OK
 
 
@@ -183,7 +250,7 @@ def _validate(args: argparse.Namespace) -> int:
                    else str(args.answers) if args.answers else None)
         result = validate_file(args.predictions, answers)
     except ValueError as error:
-        console.print(f"[red]error:[/] {error}", highlight=False)
+        error_line(error)
         return EXIT_USAGE
     print(json.dumps(result, indent=2))
     return EXIT_OK if result["prediction_file_status"] == "VALIDATED" else EXIT_FAILED
@@ -206,16 +273,26 @@ def _init(args: argparse.Namespace) -> int:
     from wizard.answers import reference_toml
     from wizard.files import write_text_atomic
     from wizard.init_answers import discover
+    from wizard.validators import show
 
-    if args.path.exists():
-        console.print(f"[red]error:[/] {args.path} exists: choose another name or remove it")
+    shown = show(str(args.path))
+    try:
+        if args.path.exists():
+            error_line(f"{shown} exists: choose another name or remove it")
+            return EXIT_USAGE
+        if not args.path.parent.is_dir():
+            error_line(f"{shown}: the folder {show(str(args.path.parent))} does not exist: "
+                       "create it first, or give a path in an existing folder")
+            return EXIT_USAGE
+        found = discover(args.path.resolve().parent / "model")
+        write_text_atomic(args.path, reference_toml(found.values))
+    except OSError as error:
+        error_line(f"{shown}: cannot write it: {error.strerror or error}: give a shorter "
+                   "path in a folder you can write to")
         return EXIT_USAGE
-    found = discover(args.path.resolve().parent / "model")
-    write_text_atomic(args.path, reference_toml(found.values))
     for note in found.notes:
         console.print(Text("  " + note))
-    console.print(f"wrote {args.path}: fill it in, then `objectnet-wizard run --answers "
-                  f"{args.path}`")
+    say(f"wrote {args.path}: fill it in, then `objectnet-wizard run --answers {args.path}`")
     return EXIT_OK
 
 
@@ -231,10 +308,10 @@ def main(argv: list[str] | None = None) -> int:
         return handler(args)
     except AnswersError as error:
         for line in error.lines:
-            console.print(f"[red]error:[/] {line}", highlight=False)
+            error_line(line)
         return EXIT_USAGE
     except WizardError as error:
-        console.print(f"[red]error:[/] {error}", highlight=False)
+        error_line(error)
         return _exit_code(error)
     except KeyboardInterrupt:
         console.print("interrupted")
@@ -243,9 +320,8 @@ def main(argv: list[str] | None = None) -> int:
         if os.environ.get("OBJECTNET_WIZARD_DEBUG"):
             console.print_exception()
         first = (str(error).strip().splitlines() or [""])[0]
-        console.print(f"[red]error:[/] unexpected {type(error).__name__}: {first} (set "
-                      "OBJECTNET_WIZARD_DEBUG=1 for the traceback, and please report it)",
-                      highlight=False)
+        error_line(f"unexpected {type(error).__name__}: {first} (set "
+                   "OBJECTNET_WIZARD_DEBUG=1 for the traceback, and please report it)")
         return EXIT_FAILED
 
 

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.text import Text
 
 from wizard.answers import Answers, save_answers
 from wizard.errors import WizardError
@@ -43,7 +44,7 @@ def _base_image(ops) -> str:
 
 def main() -> int:
     from wizard import docker_ops
-    from wizard.cli import print_event
+    from wizard.cli import error_line, print_event
     from wizard.pipeline import Pipeline
     from wizard.samples import make_checkpoint
 
@@ -76,7 +77,7 @@ def main() -> int:
         pipe.build()
         pipe.image_smoke()
     except WizardError as error:
-        console.print(f"[red]error:[/] {error}", highlight=False)
+        error_line(error)
         return 1
     console.rule("[green]demo finished")
     console.print(f"Built and smoke-tested {answers.image_reference()}. Pushing is the next "
@@ -87,7 +88,7 @@ def main() -> int:
 
 def _stop(reason: str) -> int:
     console.rule("[yellow]demo stopped after the local smoke run")
-    console.print(f"Not built: {reason}.", highlight=False)
+    console.print(Text(f"Not built: {reason}."), highlight=False)
     console.print("To build and smoke-test the image too, start a Docker engine with the base "
                   "image: on these development machines `sudo scripts/test-env up` installs "
                   "dockerd, makes the test base image and a local registry; elsewhere install "

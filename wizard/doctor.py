@@ -8,6 +8,7 @@ from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from wizard import offline
 from wizard.answers import Answers
@@ -151,7 +152,10 @@ def print_report(report: Report, console: Console) -> None:
     table.add_column("finding")
     table.add_column("what to do")
     for item in report.items:
-        mark = "[green]✓[/]" if item.ok else ("[red]✗[/]" if item.blocking else "[yellow]![/]")
-        table.add_row(mark, item.name, item.detail, item.fix)
+        mark = Text("✓", "green") if item.ok else (Text("✗", "red") if item.blocking
+                                                   else Text("!", "yellow"))
+        # Findings quote user text (paths, names, messages): Text, never markup.
+        table.add_row(mark, Text(item.name), Text(item.detail), Text(item.fix))
     console.print(table)
-    console.print("[green]ready[/]" if report.ready else "[red]not ready[/]: fix the ✗ rows")
+    console.print(Text("ready", "green") if report.ready
+                  else Text.assemble(("not ready", "red"), ": fix the ✗ rows"))

@@ -24,9 +24,12 @@ class ModelCheck:
 
 def list_classes(model_dir: Path) -> list[str]:
     """The nn.Module classes model_description.py offers (raises engine's ModelError)."""
-    from engine.plugin import load_model_module, model_classes
+    from wizard.local_torch import using_torch
 
-    return model_classes(load_model_module(model_dir))
+    with using_torch():
+        from engine.plugin import load_model_module, model_classes
+
+        return model_classes(load_model_module(model_dir))
 
 
 def class_choices(model_dir: Path) -> list[tuple[str, str]]:
@@ -47,6 +50,14 @@ def class_choices(model_dir: Path) -> list[tuple[str, str]]:
 def check_model(model_dir: Path, model_class: str, checkpoint: Path,
                 trust: bool = False) -> ModelCheck:
     """Build the class and load the checkpoint into it; never raises for bad input."""
+    from wizard.local_torch import using_torch
+
+    with using_torch():
+        return _check_model(model_dir, model_class, checkpoint, trust)
+
+
+def _check_model(model_dir: Path, model_class: str, checkpoint: Path,
+                 trust: bool) -> ModelCheck:
     import torch.nn as nn
 
     from engine.checkpoint import describe_format, fit, mismatch, read

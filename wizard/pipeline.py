@@ -186,7 +186,7 @@ class Pipeline:
         result = smoke.local_smoke(
             self.answers, None, self.work / "smoke-local",
             on_progress=lambda done, total: self.emit(Progress("smoke", done, total)),
-            project_root=self.root, log=self._log("smoke"))
+            project_root=self.root, log=self._log("smoke"), cancel=self.cancel)
         self.state.local_smoke = result
         lines = result.lines()
         if self.answers.precision != "fp32":
@@ -217,8 +217,11 @@ class Pipeline:
         """How much the chosen bf16/fp16 changes predictions on the smoke images: the number
         a user needs before trading exactness for speed."""
         from engine.errors import EngineError
-        from engine.precision import compare
         from wizard.engine_settings import local_config
+        from wizard.local_torch import using_torch
+
+        with using_torch():
+            from engine.precision import compare
 
         config = local_config(self.answers, self.root, images_dir, self.work / "unused.csv")
         try:

@@ -54,14 +54,15 @@ def make_images(folder: Path, count: int, seed: int = 0, sizes=SAMPLE_SIZES,
 def make_checkpoint(path: Path, model_dir: Path, model_class: str, seed: int = 0) -> Path:
     """Save a seeded random-weight state_dict for `model_class` (predictions are meaningless,
     but deterministic: good for demos, smoke runs and tests)."""
-    import torch
+    from wizard.local_torch import using_torch
 
-    from engine.plugin import build_model
+    with using_torch() as torch:
+        from engine.plugin import build_model
 
-    torch.manual_seed(seed)
-    model = build_model(model_dir, model_class)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(model.state_dict(), str(path))
+        torch.manual_seed(seed)
+        model = build_model(model_dir, model_class)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(model.state_dict(), str(path))
     return path
 
 

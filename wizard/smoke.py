@@ -82,6 +82,10 @@ class LocalSmokeError(SmokeError):
     """The engine could not run the model on this machine."""
 
 
+class LocalSmokeCancelledError(LocalSmokeError):
+    """The user stopped the local smoke run; no predictions were kept."""
+
+
 class ContainerFailedError(SmokeError):
     """The image exited with an error or wrote no predictions; `logs_tail` holds its last
     lines."""
@@ -207,15 +211,20 @@ def local_smoke(source: Answers | Config, images_dir: str | PathLike[str] | None
                 output_dir: str | PathLike[str], on_progress: ProgressCallback | None = None,
                 *, project_root: str | PathLike[str] | None = None,
                 cache_dir: str | PathLike[str] | None = None, count: int = DEFAULT_COUNT,
-                log: LogCallback | None = None) -> LocalSmokeResult:
+                log: LogCallback | None = None,
+                cancel: threading.Event | None = None) -> LocalSmokeResult:
     """Run the engine here on the smoke images and check its predictions.csv.
 
     `source` is the answers (then `project_root` is the folder they are relative to) or an
     engine Config. Images: `images_dir`, else the answers' smoke_images, else `count`
     generated ObjectNet-like images cached in `cache_dir`. predictions.csv is written into
-    `output_dir` (replaced if there). Raises LocalSmokeError, PredictionsInvalidError."""
-    from engine.errors import EngineError
-    from engine.run import run
+    `output_dir` (replaced if there). `cancel` stops the run between batches
+    (LocalSmokeCancelledError). Raises LocalSmokeError, PredictionsInvalidError."""
+    from engine.errors import EngineError, RunCancelledError
+    from wizard.local_torch import using_torch
+
+    with using_torch():  # the import only: the run shares torch, not the lock
+        from engine.run import run
 
     generated = False
     if isinstance(source, Answers):
@@ -254,7 +263,10 @@ def local_smoke(source: Answers | Config, images_dir: str | PathLike[str] | None
             on_progress(done, total)
 
     try:
-        summary = run(config, on_progress=progress, log=log)
+        summary = run(config, on_progress=progress, log=log,
+                      cancelled=cancel.is_set if cancel is not None else None)
+    except RunCancelledError:
+        raise LocalSmokeCancelledError("the local smoke run was cancelled") from None
     except EngineError as error:
         raise LocalSmokeError(f"the engine could not run the model here: {error}") from None
     validation = check_predictions(target, "the local run")

@@ -12,12 +12,14 @@ import posixpath
 import re
 
 # Docker's reference grammar (distribution/reference): path components of a repository are
-# lowercase alphanumerics joined by one separator; a tag is a word character then up to 127
-# word characters, dots or dashes.
-_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*"
+# lowercase alphanumerics joined by one separator (`[_.]`, `__` or one or more dashes); a tag
+# is a word character then up to 127 word characters, dots or dashes. Every separator takes
+# at least one character, so a run of alphanumerics splits one way only and a failed match
+# gives up in linear time (a separator that could match nothing made it exponential).
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
 _REPOSITORY = re.compile(rf"{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*")
 _TAG = re.compile(r"[\w][\w.-]{0,127}", re.ASCII)
-_DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+_DOMAIN_COMPONENT = r"[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?"
 _HOST = rf"{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*"
 _REGISTRY = re.compile(rf"(?P<host>{_HOST})(?::(?P<port>[0-9]+))?")
 _DIGEST = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}"
@@ -31,6 +33,8 @@ _IMAGE_REF = re.compile(
 _SYNAPSE_ID = re.compile(r"syn[0-9]+", re.ASCII)
 # Docker refuses repository names (registry + path) longer than this.
 NAME_MAX = 255
+# The longest reference worth parsing: a name, a tag and a sha512 digest, with room to spare.
+REF_MAX = NAME_MAX + 1 + 128 + 1 + 7 + 128
 
 # Characters that a Dockerfile (or the shell behind a RUN) would interpret inside a value.
 _DOCKERFILE_SPECIAL = {
@@ -283,6 +287,10 @@ def model_class_name(value: str) -> str:
 def image_ref(value: str) -> str:
     """Any Docker image reference, `[registry/]path[:tag][@digest]`, e.g. for FROM."""
     text = value.strip()
+    if len(text) > REF_MAX:
+        raise ValueError(f"{show(text)} is {len(text)} characters long, longer than any Docker "
+                         "image reference: use NAME:TAG, e.g. "
+                         "pytorch/pytorch:2.3.1-cuda12.1-cudnn8-runtime")
     match = _IMAGE_REF.fullmatch(text)
     if not match:
         if _IMAGE_REF.fullmatch(text.lower()) and text.lower() != text:

@@ -141,13 +141,13 @@ async def test_bad_synapse_id_is_refused_as_you_type(project: Path) -> None:
         await settle(pilot)
         assert app.screen.STEP == "registry"
         await pilot.press(*"abc")
-        await pilot.pause()
+        await pilot.pause(Field.DEBOUNCE + 0.1)  # checked once typing pauses
         assert note(app, "synapse_project_id").startswith(
             '✗ "abc" is not a Synapse project id: use "syn" followed by digits')
         await pilot.press("ctrl+n")
         assert app.screen.STEP == "registry"
         await pilot.press("ctrl+a", "ctrl+k", *"syn7")
-        await pilot.pause()
+        await pilot.pause(Field.DEBOUNCE + 0.1)
         assert note(app, "synapse_project_id").startswith("the id on your Synapse")
         assert text(app, "#image-reference") == \
             "image: docker.synapse.org/syn7/tiny-model:v1"
@@ -230,13 +230,19 @@ async def test_help_lists_the_keys(project: Path, key: str) -> None:
         assert app.screen.STEP == "environment"
 
 
-@run_async
-async def test_local_smoke_run_shows_progress_speed_and_verdict(project: Path) -> None:
+def _at_smoke_step(project: Path, images: int, **answers):
+    """The app on complete answers with `images` sample images: it opens at the review,
+    one ctrl+n from the smoke step."""
     from wizard.samples import make_images
 
-    make_images(project / "sample-images", 6)
-    path = write_answers(project / "answers.toml", smoke_images="sample-images")
-    app = create_app(path, project, docker=no_engine())
+    make_images(project / "sample-images", images)
+    path = write_answers(project / "answers.toml", smoke_images="sample-images", **answers)
+    return create_app(path, project, docker=no_engine())
+
+
+@run_async
+async def test_local_smoke_run_shows_progress_speed_and_verdict(project: Path) -> None:
+    app = _at_smoke_step(project, 6)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("ctrl+n")
@@ -313,3 +319,32 @@ async def test_quitting_with_unsaved_answers_asks_first(project: Path) -> None:
         await pilot.pause()
     assert app.return_value == 0
     assert 'model_dir = "models"' in (project / "answers.toml").read_text()
+
+
+@run_async
+async def test_a_local_smoke_run_shows_its_elapsed_time_and_esc_cancels_it(project: Path
+                                                                        ) -> None:
+    app = _at_smoke_step(project, 160, batch_size=1)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        assert app.screen.STEP == "smoke"
+        app.screen.query_one("#input-smoke_images").focus()
+        await pilot.press("enter")  # runs the test (it used to go on to the build)
+        for _ in range(50):  # a busy machine may take a moment to start the worker
+            await pilot.pause(0.1)
+            if text(app, "#step-status"):
+                break
+        assert app.screen.STEP == "smoke"
+        status = text(app, "#step-status")
+        assert status.startswith("… the smoke test: 0:0") and "esc cancels" in status, status
+        await pilot.press("escape")
+        await app.wait_for_stage(timeout=240)
+        await pilot.pause()
+        outcome = text(app, "#stage-outcome")
+        assert outcome.startswith("✗") and "cancelled" in outcome, outcome
+        assert text(app, "#step-status") == ""
+        bar = app.screen.query_one("#smoke-progress")
+        assert bar.progress < 160
+        assert not list(app.pipeline().work.glob("smoke-local/predictions.csv"))

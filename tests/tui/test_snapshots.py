@@ -8,6 +8,7 @@ import functools
 from pathlib import Path
 
 import pytest
+from textual.widgets import Input
 from tui_support import settle, write_answers
 
 from wizard.tui.app import create_app
@@ -38,6 +39,10 @@ def _show(step: str | None, keys: tuple[str, ...] = ()):
             await pilot.pause()
         await pilot.press(*keys)
         await settle(pilot)
+        # A blinking cursor is on or off depending on when the picture is taken.
+        for widget in pilot.app.screen.query(Input):
+            widget.cursor_blink = False
+        await pilot.pause()
 
     return run_before
 

@@ -121,12 +121,12 @@ def test_assignment_is_validated():
 
 
 @pytest.mark.parametrize(("key", "value", "expected"), [
-    ("batch_size", -3, "batch_size = -3: must be a positive integer, e.g. 96"),
-    ("batch_size", 0, "batch_size = 0: must be a positive integer, e.g. 96"),
-    ("batch_size", "many", 'batch_size = "many": must be a positive integer'),
-    ("batch_size", 1.5, "batch_size = 1.5: must be a positive integer"),
-    ("workers", -1, "workers = -1: must be a whole number, 0 or more"),
-    ("gpus", "all", 'gpus = "all": must be a whole number, 0 or more (0 = run on the CPU)'),
+    ("batch_size", -3, "batch_size = -3: must be a whole number from 1 to 4096, e.g. 96"),
+    ("batch_size", 0, "batch_size = 0: must be a whole number from 1 to 4096, e.g. 96"),
+    ("batch_size", "many", 'batch_size = "many": must be a whole number from 1 to 4096'),
+    ("batch_size", 1.5, "batch_size = 1.5: must be a whole number from 1 to 4096"),
+    ("workers", -1, "workers = -1: must be a whole number from 0 to 1024"),
+    ("gpus", "all", 'gpus = "all": must be a whole number from 0 to 64 (0 = run on the CPU)'),
     ("softmax", "maybe", 'softmax = "maybe": must be true or false'),
     ("convert_outputs_mode", 3, "convert_outputs_mode = 3: must be 0, 1 or 2"),
     ("precision", "fp8", 'precision = "fp8": must be "fp32", "bf16" or "fp16"'),
@@ -163,8 +163,8 @@ def test_message_shape_matches_the_documented_example(tmp_path, monkeypatch):
     write_toml(tmp_path, {**VALID, "batch_size": -3})
     with pytest.raises(AnswersError) as caught:
         load_answers("answers.toml")
-    assert caught.value.lines == ["answers.toml: batch_size = -3: must be a positive integer, "
-                                  "e.g. 96"]
+    assert caught.value.lines == ["answers.toml: batch_size = -3: must be a whole number "
+                                  "from 1 to 4096, e.g. 96"]
 
 
 @pytest.mark.parametrize("missing", ["model_class", "checkpoint", "base_image",

@@ -3,11 +3,15 @@ the fix for bad input."""
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
+import sys
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from support import REPO
 
 from wizard import validators
 
@@ -284,3 +288,46 @@ def test_every_validator_answers_with_a_value_or_one_line(first, second):
             except ValueError as error:
                 assert ONE_LINE.fullmatch(str(error)), str(error)
                 assert str(error).isprintable()
+
+
+
+ADVERSARIAL_REFS = [
+    "a" * 35 + ":", "objectnetwizardtest/torch:", "a" * 300 + ":", "a" * 300 + "!",
+    "a-" * 150 + "!", "a." * 150 + ":", "a__" * 100 + "!", "a/" * 150 + ":", "a" * 300 + "@",
+    "a" * 200 + ":" + "b" * 200, "A" * 300 + "/x", "a-" * 150 + ".com:5000/x:",
+    "a" * 5000 + ":",
+]
+"""Inputs made for a backtracking pattern: long runs that almost match, then fail at the
+end; none is a valid reference."""
+
+_TIME_CHECKS = """
+import json, sys, time
+from wizard.validators import image_ref
+worst, accepted = 0.0, []
+for ref in json.loads(sys.stdin.read()):
+    started = time.process_time()
+    try:
+        image_ref(ref)
+        accepted.append(ref)
+    except ValueError:
+        pass
+    worst = max(worst, time.process_time() - started)
+print(json.dumps({"worst": worst, "accepted": accepted}))
+"""
+
+
+def test_image_references_are_checked_in_bounded_time() -> None:
+    # A regression guard, not a benchmark: the grammar's own form answers in microseconds,
+    # the backtracking one took over a minute at 35 characters. CPU time, so other work on a
+    # shared machine does not count; in a child process, so a regression fails instead of
+    # hanging the suite.
+    try:
+        result = subprocess.run([sys.executable, "-c", _TIME_CHECKS],
+                                input=json.dumps(ADVERSARIAL_REFS), cwd=REPO,
+                                capture_output=True, text=True, timeout=20)
+    except subprocess.TimeoutExpired:
+        pytest.fail("image_ref did not answer within 20 s on adversarial input")
+    assert result.returncode == 0, result.stderr
+    outcome = json.loads(result.stdout)
+    assert outcome["accepted"] == []
+    assert outcome["worst"] < 0.5, f"slowest check took {outcome['worst']:.3f} s of CPU"

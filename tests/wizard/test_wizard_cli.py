@@ -72,6 +72,11 @@ def test_until_smoke_runs_the_engine_here(project: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "VALIDATED" in result.stderr and "50,273" in result.stderr
     assert (project / "Dockerfile").is_file()
+    # Not a terminal (a CI log): a few progress lines, and each stage's elapsed time.
+    progress = re.findall(r"^(\d+)/(\d+) images \(\d+ s\)$", result.stderr, re.MULTILINE)
+    assert 2 <= len(progress) <= 5, result.stderr
+    assert progress[-1][0] == progress[-1][1]
+    assert re.search(r"^✓ smoke: .* \(\d+\.\d s\)$", result.stderr, re.MULTILINE | re.DOTALL)
 
 
 def test_validate_and_init(tmp_path: Path) -> None:

@@ -253,4 +253,9 @@ def run_tui(answers_path: Path | None, project_root: Path) -> int:
     """Run the wizard in this terminal; returns the exit code (0, or 130 when the user
     quit during a stage and it was cancelled)."""
     result = create_app(answers_path, project_root).run()
+    # A check may still be importing torch in its thread; let it finish before the
+    # interpreter shuts down under it.
+    from wizard.local_torch import wait_idle
+
+    wait_idle(timeout=60)
     return EXIT_OK if result is None else int(result)

@@ -89,12 +89,15 @@ class StepScreen(Screen):
 
     @on(Field.Changed)
     def _field_changed(self, event: Field.Changed) -> None:
+        if isinstance(event, Field.Settled):
+            self.answer_changed(event.field.field_name)
+            return
         self.session.set(event.field.field_name, event.value)
         self.set_status("")
-        self.answer_changed(event.field.field_name)
 
     def answer_changed(self, name: str) -> None:
-        """A field of this screen changed; the draft already holds the new value."""
+        """A field of this screen changed and typing paused (Field.DEBOUNCE); the draft
+        already holds the new value."""
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:

@@ -65,11 +65,6 @@ class BuildScreen(StageScreen):
             self.query_one("#build-cancel", Button).disabled = False
             self.query_one("#build-run", Button).disabled = True
 
-    def action_cancel(self) -> None:
-        if self.running:
-            self.session.cancel.set()
-            self.show_outcome("… cancelling the build")
-
     def _idle(self) -> None:
         self.query_one("#build-cancel", Button).disabled = True
         self.query_one("#build-run", Button).disabled = False

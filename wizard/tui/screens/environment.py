@@ -26,15 +26,10 @@ TORCH_FIX = ("install torch and torchvision next to the wizard (`make venv`); th
 
 def _torch_facts() -> tuple[str | None, list[str]]:
     """The local torch version and the GPUs it sees (imports torch: call from a worker)."""
-    from wizard.checkpoint_info import local_torch_version
+    from wizard.local_torch import gpu_names, torch_version
 
-    version = local_torch_version()
-    if version is None:
-        return None, []
-    import torch
-
-    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    return version, [torch.cuda.get_device_name(index) for index in range(count)]
+    version = torch_version()
+    return (None, []) if version is None else (version, gpu_names())
 
 
 class CheckRow(Horizontal):

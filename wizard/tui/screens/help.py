@@ -17,7 +17,7 @@ COMMON_KEYS = (
     ("enter", "next field; on the last field, the next step"),
     ("up / down", "move in lists and tables; open a drop-down"),
     ("space", "toggle a checkbox or radio button"),
-    ("esc", "close this help or a dialog"),
+    ("esc", "close a dialog or help; cancel a running step"),
 )
 
 

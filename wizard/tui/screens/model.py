@@ -11,7 +11,6 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal
-from textual.timer import Timer
 from textual.widgets import Checkbox, Label, Select, Static
 from textual.worker import Worker, WorkerState
 
@@ -55,7 +54,6 @@ class ModelScreen(StepScreen):
         self._check_key: tuple[Any, ...] | None = None
         self.check_result: Any = None
         self.classes: list[str] = []
-        self._dir_timer: Timer | None = None
 
     def compose_body(self) -> ComposeResult:
         yield Field("model_dir", "Model folder", value=self.answer("model_dir"),
@@ -108,8 +106,11 @@ class ModelScreen(StepScreen):
         options = [(name, name) for name in files]
         if current and current not in files:
             options.insert(0, (f"{current} (missing)", current))
-        select.set_options(options)
-        select.value = current if current else Select.NULL
+        # Refilling is not an edit: without prevent, Select's Changed messages (blank, then
+        # the answer) arrive after the fact and wipe the answer and its notes.
+        with self.prevent(Select.Changed):
+            select.set_options(options)
+            select.value = current if current else Select.NULL
         if model_dir and not files:
             self._note("checkpoint-note", f"no checkpoint file in {self.answer('model_dir')}/: "
                        "copy your .pth, .pt or .safetensors file there", error=True)
@@ -120,8 +121,9 @@ class ModelScreen(StepScreen):
         options = [(name, name) for name in classes]
         if current and current not in classes:
             options.insert(0, (f"{current} (not found)" if classes else current, current))
-        select.set_options(options)
-        select.value = current if current else Select.NULL
+        with self.prevent(Select.Changed):
+            select.set_options(options)
+            select.value = current if current else Select.NULL
 
     # -- discovery and the load check ----------------------------------------------------
 
@@ -243,11 +245,6 @@ class ModelScreen(StepScreen):
     # -- edits -----------------------------------------------------------------------------
 
     def answer_changed(self, name: str) -> None:
-        if self._dir_timer is not None:
-            self._dir_timer.stop()
-        self._dir_timer = self.set_timer(0.3, self._after_model_dir)
-
-    def _after_model_dir(self) -> None:
         self._loading = True
         self._fill_checkpoints()
         self._loading = False
@@ -256,20 +253,20 @@ class ModelScreen(StepScreen):
 
     @on(Select.Changed, "#model-class")
     def _class_changed(self, event: Select.Changed) -> None:
-        if self._loading:
+        value = None if event.value is Select.NULL else event.value
+        if self._loading or value == self.answer("model_class"):
             return
-        self.session.set("model_class", None if event.value is Select.NULL
-                               else event.value)
+        self.session.set("model_class", value)
         self._note("class-note", "")
         self.set_status("")
         self._start_check()
 
     @on(Select.Changed, "#checkpoint")
     def _checkpoint_changed(self, event: Select.Changed) -> None:
-        if self._loading:
+        value = None if event.value is Select.NULL else event.value
+        if self._loading or value == self.answer("checkpoint"):
             return
-        self.session.set("checkpoint", None if event.value is Select.NULL
-                               else event.value)
+        self.session.set("checkpoint", value)
         self._note("checkpoint-note", "")
         self.set_status("")
         self._start_check()

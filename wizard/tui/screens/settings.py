@@ -67,6 +67,11 @@ class SettingsScreen(StepScreen):
             precision = self.answer("precision")
             if precision in ("fp32", "bf16", "fp16"):
                 self.query_one(f"#precision-{precision}", RadioButton).value = True
+            for radio_set in self.query(RadioSet):
+                # RadioSet puts its cursor on the first button when mounted; start it on
+                # the one that is on, so space or enter keeps the answer as it is.
+                if radio_set.pressed_index >= 0:
+                    radio_set._selected = radio_set.pressed_index
         finally:
             self.call_after_refresh(self._loaded)
 

@@ -10,7 +10,7 @@ from typing import Any, ClassVar
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import Button, ProgressBar, Static
+from textual.widgets import Button, Input, ProgressBar, Static
 
 from wizard.tui.screens.stage import StageScreen, result_text
 from wizard.tui.widgets.field import Field
@@ -55,6 +55,13 @@ class SmokeScreen(StageScreen):
 
     @on(Button.Pressed, "#smoke-run")
     def _run_pressed(self) -> None:
+        self.action_run()
+
+    @on(Input.Submitted, "#input-smoke_images")
+    def _images_submitted(self, event: Input.Submitted) -> None:
+        # Enter here runs the test, as the button below says; it used to go on to the build
+        # without running anything.
+        event.prevent_default()
         self.action_run()
 
     def action_run(self) -> None:

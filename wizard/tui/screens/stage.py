@@ -10,12 +10,15 @@ order, and the UI never sees one message per log line.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from typing import Any, ClassVar
 
 from textual import on, work
+from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.message_pump import MessagePump
+from textual.timer import Timer
 from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
@@ -67,9 +70,11 @@ def error_text(error: BaseException) -> str:
 
     if isinstance(error, EngineError):
         return str(error)
-    if isinstance(error, ImportError):
+    if isinstance(error, ModuleNotFoundError):
         return (f"a module is missing: {error}: install the wizard's dependencies with "
                 "pip install -e '.[wizard]'")
+    if isinstance(error, ImportError):  # a module that exists but failed: not a missing one
+        return f"an import failed: {error}"
     return f"unexpected {type(error).__name__}: {error}"
 
 
@@ -82,11 +87,20 @@ def result_text(result: Any, summary: str, short: Callable[[str], str]) -> str:
     return summary or short(str(result))
 
 
+def elapsed_line(label: str, seconds: float) -> str:
+    """The sign of life under a running stage: what runs, for how long, how to stop it."""
+    minutes, secs = divmod(int(seconds), 60)
+    return f"… {label}: {minutes}:{secs:02d} · esc cancels"
+
+
 class StageScreen(StepScreen):
     """A step that runs pipeline stages. Subclasses call start(stage_name, call) and handle
-    the events (handle_events) and the outcome (stage_done / stage_failed)."""
+    the events (handle_events) and the outcome (stage_done / stage_failed). While a stage
+    runs, the status line shows its elapsed time, and Esc cancels it (the pipeline's cancel
+    event, which every long stage honours)."""
 
     STAGE: ClassVar[str] = ""
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel", show=False)]
 
     def __init__(self) -> None:
         super().__init__()
@@ -95,6 +109,9 @@ class StageScreen(StepScreen):
         self.warnings: list[str] = []
         self.summary = ""
         """The pipeline's one-line summary of the last finished stage."""
+        self._started = 0.0
+        self._label = ""
+        self._ticker: Timer | None = None
 
     def start(self, label: str, call: Callable[[], Any]) -> bool:
         """Run `call` (which uses the app's pipeline) in a worker; refuse when another
@@ -108,8 +125,20 @@ class StageScreen(StepScreen):
         self.last_error = None
         self.warnings = []
         self.summary = ""
+        self._started, self._label = time.monotonic(), label
+        self._tick()
+        self._ticker = self.set_interval(1.0, self._tick)
         self._run(call)
         return True
+
+    def _tick(self) -> None:
+        if self.running:
+            self.set_status(elapsed_line(self._label, time.monotonic() - self._started))
+
+    def action_cancel(self) -> None:
+        if self.running and not self.session.cancel.is_set():
+            self.session.cancel.set()
+            self.show_outcome(f"… cancelling {self._label}")
 
     @work(thread=True, exclusive=True, exit_on_error=False, group=STAGE_GROUP)
     def _run(self, call: Callable[[], Any]) -> Any:
@@ -129,6 +158,10 @@ class StageScreen(StepScreen):
         if state not in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
             return
         self.running = False
+        if self._ticker is not None:
+            self._ticker.stop()
+            self._ticker = None
+        self.set_status("")
         self._events()  # whatever the thread emitted last
         if state == WorkerState.SUCCESS:
             self.stage_done(event.worker.result)

@@ -13,6 +13,7 @@ from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
+from textual.timer import Timer
 from textual.widgets import Input, Label, Static
 
 from wizard.tui.widgets.validation import REQUIRED, FieldValidator, text_value
@@ -20,7 +21,8 @@ from wizard.tui.widgets.validation import REQUIRED, FieldValidator, text_value
 
 class Field(Vertical):
     """An Input bound to the answers field `name`; `value` is the typed answer (None for
-    blank). Posts Field.Changed with the field name and value on every edit."""
+    blank). Posts Field.Changed with the field name and value on every edit, and
+    Field.Settled once typing paused for DEBOUNCE seconds, after the value was checked."""
 
     DEFAULT_CSS = """
     Field { height: auto; }
@@ -41,6 +43,13 @@ class Field(Vertical):
         def control(self) -> Field:
             return self.field
 
+    class Settled(Changed):
+        """The value stopped changing and was checked: the time for work that follows it."""
+
+    DEBOUNCE = 0.15
+    """Seconds of quiet typing before the value is checked and its error shown: one check
+    per change, off the key path, instead of one or more per keystroke."""
+
     def __init__(self, name: str, label: str, *, hint: str = "", value: Any = None,
                  placeholder: str = "", password: bool = False,
                  convert: Callable[[str], Any] = text_value,
@@ -55,6 +64,8 @@ class Field(Vertical):
         self._convert = convert
         self._check = check
         self._external_error: str | None = None
+        self._checked: tuple[str, str | None] | None = None
+        self._timer: Timer | None = None
         self.touched = False
 
     def compose(self) -> ComposeResult:
@@ -62,7 +73,7 @@ class Field(Vertical):
         with Horizontal():
             yield Label(self._label, classes="field-label")
             yield Input(self._initial, placeholder=self._placeholder, password=self._password,
-                        validators=validators, validate_on=("changed", "submitted"),
+                        validators=validators, validate_on=(),
                         compact=True, id=f"input-{self.field_name}")
         yield Static(self._hint, classes="field-note", markup=False)
 
@@ -89,9 +100,14 @@ class Field(Vertical):
         """The current problem with the value: the core's message, else an external one
         (set_error) such as "the checkpoint does not exist"."""
         if self._check:
-            result = self.input.validate(self.input.value)
-            if result is not None and not result.is_valid:
-                return result.failure_descriptions[0]
+            text = self.input.value
+            if self._checked is None or self._checked[0] != text:
+                result = self.input.validate(text)
+                problem = None if result is None or result.is_valid \
+                    else result.failure_descriptions[0]
+                self._checked = (text, problem)
+            if self._checked[1] is not None:
+                return self._checked[1]
         return self._external_error
 
     def set_error(self, message: str | None) -> None:
@@ -120,5 +136,12 @@ class Field(Vertical):
         if self.input.value != self._initial or self.touched:
             self.touched = True
         self._external_error = None
-        self._show(self.error())
+        if self._timer is not None:
+            self._timer.stop()
+        self._timer = self.set_timer(self.DEBOUNCE, self._settled)
         self.post_message(self.Changed(self, self.value))
+
+    def _settled(self) -> None:
+        self._timer = None
+        self._show(self.error())
+        self.post_message(self.Settled(self, self.value))

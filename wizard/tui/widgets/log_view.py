@@ -12,13 +12,20 @@ MAX_LINES = 5000
 
 
 class LogView(RichLog):
+    # Lines are wrapped to the width at the time they are written; a stable gutter keeps
+    # that width the same once the vertical scrollbar appears, so no column goes under it.
     DEFAULT_CSS = """
-    LogView { height: 1fr; min-height: 5; border: round $panel-lighten-2; }
+    LogView {
+        height: 1fr; min-height: 5; border: round $panel-lighten-2;
+        scrollbar-gutter: stable; overflow-x: hidden;
+    }
     """
 
     def __init__(self, **kwargs) -> None:
+        # min_width: RichLog renders at least 78 columns, wider than the log is at 80x24,
+        # which hid the last columns under the scrollbar.
         super().__init__(max_lines=MAX_LINES, wrap=True, markup=False, highlight=False,
-                         **kwargs)
+                         min_width=1, **kwargs)
         self.text_lines: list[str] = []
         self.batches = 0
         """How many writes took the lines so far (fewer than lines when batched)."""

@@ -19,7 +19,7 @@ def text_value(text: str) -> str | None:
 
 def number_value(text: str) -> int | str | None:
     """A whole number when the text is one; otherwise the text itself, so the core's check
-    names the offending value ("batch_size = "9x": must be a positive integer")."""
+    names the offending value ("batch_size = "9x": must be a whole number from 1 to 4096")."""
     stripped = text.strip()
     if not stripped:
         return None

@@ -1,0 +1,88 @@
+"""Hostile values through `objectnet-wizard` (issue 12): markup in any value, types that
+only look right, numbers past any sensible bound, a BOM, impossible paths, and an image
+name made to make a backtracking pattern hang. Each gets one line and exit 2, in time."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from support import REPO
+
+EXIT_USAGE = 2
+
+
+def wizard(*args: object, cwd: Path = REPO, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "wizard", *[str(a) for a in args]],
+                          cwd=str(cwd), capture_output=True, text=True, timeout=timeout,
+                          stdin=subprocess.DEVNULL, env={**os.environ, "COLUMNS": "80"})
+
+
+def _one_line(result: subprocess.CompletedProcess) -> str:
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.returncode == EXIT_USAGE, result.stderr
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "unexpected" not in lines[0], lines[0]
+    return lines[0]
+
+
+def _set(project: Path, setting: str, value: str) -> Path:
+    """The answers file with `setting = value` (TOML as written) in place of its line."""
+    answers = project / "answers.toml"
+    text = "\n".join(line for line in answers.read_text().splitlines()
+                     if not line.startswith(f"{setting} ="))
+    answers.write_text(f"{text}\n{setting} = {value}\n")
+    return answers
+
+
+@pytest.mark.parametrize("value", ["[/]", "[bold]x", "a[/red]b"])
+def test_markup_in_an_answer_is_shown_as_typed(project: Path, value: str) -> None:
+    answers = _set(project, "model_class", f'"{value}"')
+    line = _one_line(wizard("render", "--answers", answers))
+    assert f'"{value}"' in line and "model_class" in line
+
+
+def test_markup_in_the_answers_path_is_shown_as_typed(tmp_path: Path) -> None:
+    line = _one_line(wizard("render", "--answers", tmp_path / "x[/]y.toml"))
+    assert "x[/]y.toml" in line and "no such file" in line
+
+
+@pytest.mark.parametrize(("setting", "value"), [
+    ("trust_checkpoint", '"yes"'), ("trust_checkpoint", "1"), ("softmax", '"false"'),
+    ("batch_size", "true"), ("batch_size", "1180591620717411303424"), ("batch_size", "8.0"),
+    ("batch_size", '"8"'), ("workers", "100000"), ("gpus", "4096"),
+    ("convert_outputs_mode", "true"),
+])
+def test_values_of_the_wrong_type_or_out_of_bounds_are_refused(project: Path, setting: str,
+                                                               value: str) -> None:
+    answers = _set(project, setting, value)
+    line = _one_line(wizard("render", "--answers", answers))
+    assert setting in line, line
+    assert not (project / "Dockerfile").exists()
+
+
+def test_a_bom_is_named_as_the_cause(project: Path) -> None:
+    answers = project / "answers.toml"
+    answers.write_bytes(b"\xef\xbb\xbf" + answers.read_bytes())
+    line = _one_line(wizard("render", "--answers", answers))
+    assert "BOM" in line and "answers.toml" in line
+
+
+def test_init_into_a_missing_folder(tmp_path: Path) -> None:
+    line = _one_line(wizard("init", tmp_path / "missing" / "answers.toml"))
+    assert "missing" in line
+
+
+def test_init_with_a_path_too_long(tmp_path: Path) -> None:
+    line = _one_line(wizard("init", tmp_path / ("a" * 5000 + ".toml")))
+    assert len(line) < 400, "the path is shortened, not printed whole"
+
+
+def test_an_image_name_made_to_backtrack_is_refused_at_once(project: Path) -> None:
+    # 35 characters then ':' used to take over a minute in a backtracking pattern.
+    answers = _set(project, "base_image", '"' + "a" * 35 + ':"')
+    line = _one_line(wizard("render", "--answers", answers, timeout=20))
+    assert "base_image" in line
