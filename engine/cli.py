@@ -106,6 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "some predictions, see --compare-precision)")
     parser.add_argument("--compile", action="store_true",
                         help="torch.compile the model (torch 2.0+; slower start, faster batches)")
+    parser.add_argument("--plain-load", action="store_true",
+                        help="build the model with its random initialisation and read the "
+                        "whole checkpoint before copying it in, as the demo did (slower start, "
+                        "twice the memory; by default torch 2.1+ skips the initialisation "
+                        "where the model class allows it)")
     parser.add_argument("--compare-precision", action="store_true",
                         help="instead of predicting, run a sample of the images in fp32 and "
                         "with the chosen --precision/--compile, print how often their top-1 "
@@ -138,6 +143,7 @@ def _config(args: argparse.Namespace) -> Config:
         trust_checkpoint=args.trust_checkpoint,
         precision=args.precision,
         compile=args.compile,
+        fast_load=not args.plain_load,
     )
 
 

@@ -39,6 +39,9 @@ class Config:
     """None = use channels_last where it is exact and faster (CPU and GPU convnets)."""
     decoder: str = "auto"
     """"auto" = pyspng for 8-bit RGB(A) PNGs when installed, else Pillow; "pil" forces Pillow."""
+    fast_load: bool = True
+    """Build the model without its random initialisation and map the checkpoint into memory
+    (torch 2.1+; engine.weights). False = the demo's way: build, initialise, read, copy."""
     fastpath: bool = True
     """Split the standard Resize/CenterCrop/ToTensor/Normalize transform: uint8 pixels leave the
     loader workers and are normalised on the device, bit-identically. False = run it whole."""
