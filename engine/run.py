@@ -11,7 +11,7 @@ from typing import Callable, List, Optional, Tuple
 import torch
 from PIL import Image
 
-from engine import checkpoint, devices, distributed, fastpath, mapping, plugin
+from engine import capability, compat, devices, distributed, fastpath, mapping, plugin, weights
 from engine.config import Config
 from engine.dataset import ImageDataset
 from engine.errors import ConfigError, ModelError, OutputError
@@ -96,6 +96,8 @@ def preflight(predictor: Predictor, transform: Callable, config: Config) -> Tupl
             scores = model_outputs(devices.eager(predictor.model)(tensor.unsqueeze(0).to(
                 predictor.placement.device)))
     except Exception as error:
+        if compat.is_device_error(error):  # the device's limits, not a fault of the model
+            raise
         raise ModelError("model %s fails on a transformed image of shape %s: %s: %s"
                          % (config.model_class, list(tensor.shape), type(error).__name__,
                             str(error).splitlines()[0] if str(error) else "")) from None
@@ -111,7 +113,14 @@ def preflight(predictor: Predictor, transform: Callable, config: Config) -> Tupl
 
 def run(config: Config, on_progress: Optional[ProgressCallback] = None,
         log: Optional[LogCallback] = None) -> Summary:
-    """Evaluate `config.images_dir` and write `config.output_file`; returns what happened."""
+    """Evaluate `config.images_dir` and write `config.output_file`; returns what happened.
+    fp32 is true fp32 throughout (no TF32 on GPUs), restored afterwards."""
+    with compat.exact_float32():
+        return _run(config, on_progress, log)
+
+
+def _run(config: Config, on_progress: Optional[ProgressCallback],
+         log: Optional[LogCallback]) -> Summary:
     started = time.perf_counter()
     say = log or (lambda line: None)
     shard = distributed.from_environment()
@@ -120,9 +129,11 @@ def run(config: Config, on_progress: Optional[ProgressCallback] = None,
     paths = find_images(config.images_dir)
     placement = devices.place(config, shard.local_rank if shard.active else None)
     devices.check_precision(config, placement)
+    warning = capability.emulation_warning(config.precision, placement.device)
+    if warning is not None:
+        say("warning: " + warning)
     transform = plugin.load_transform(config.model_dir)
-    model = plugin.build_model(config.model_dir, config.model_class)
-    model = checkpoint.load_into(model, config.checkpoint, trust=config.trust_checkpoint)
+    model = weights.load_model(config, say)
     channels_last = devices.uses_channels_last(model, config)
     model = devices.prepare(model, config, placement)
     loader_transform, normaliser = fastpath.plan(transform, placement.device, channels_last,
