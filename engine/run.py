@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Callable, List, Optional, Tuple
 
 import torch
+import torch.nn as nn
 from PIL import Image
 
 from engine import capability, compat, devices, distributed, fastpath, mapping, plugin, weights
@@ -79,6 +80,39 @@ def check_output(config: Config) -> None:
 def preflight(predictor: Predictor, transform: Callable, config: Config) -> Tuple[int, ...]:
     """Run the transform and the model on a stand-in image, so a broken transform, a model
     that fails on real input sizes, or a wrong output count is reported before any image."""
+    tensor = _stand_in(transform)
+    try:
+        with torch.no_grad():
+            scores = model_outputs(devices.eager(predictor.model)(tensor.unsqueeze(0).to(
+                predictor.placement.device)))
+    except Exception as error:
+        if compat.is_device_error(error):  # the device's limits, not a fault of the model
+            raise
+        raise ModelError("model %s fails on a transformed image of shape %s: %s: %s"
+                         % (config.model_class, list(tensor.shape), type(error).__name__,
+                            str(error).splitlines()[0] if str(error) else "")) from None
+    _check_scores(scores, config)
+    return tuple(tensor.shape)
+
+
+def preflight_on_meta(skeleton: nn.Module, transform: Callable, config: Config
+                      ) -> Optional[Tuple[int, ...]]:
+    """The same check on the meta device, before the weights arrive: shapes only, so it
+    costs nothing (a big model's one-image forward on 2 cores takes seconds). None when the
+    model cannot run without values (the real check then decides)."""
+    tensor = _stand_in(transform)
+    try:
+        skeleton.eval()
+        with torch.no_grad():
+            scores = model_outputs(skeleton(tensor.unsqueeze(0).to("meta")))
+    except Exception:
+        return None
+    _check_scores(scores, config)
+    return tuple(tensor.shape)
+
+
+def _stand_in(transform: Callable) -> torch.Tensor:
+    """The user's transform applied to a stand-in photo, checked to be a CxHxW tensor."""
     stand_in = Image.new("RGB", PREFLIGHT_SIZE, (124, 116, 104))
     try:
         tensor = transform(stand_in)
@@ -91,16 +125,10 @@ def preflight(predictor: Predictor, transform: Callable, config: Config) -> Tupl
                          "tensor (end it with transforms.ToTensor()), it gave %s"
                          % (type(tensor).__name__ if not isinstance(tensor, torch.Tensor)
                             else "shape %s" % list(tensor.shape)))
-    try:
-        with torch.no_grad():
-            scores = model_outputs(devices.eager(predictor.model)(tensor.unsqueeze(0).to(
-                predictor.placement.device)))
-    except Exception as error:
-        if compat.is_device_error(error):  # the device's limits, not a fault of the model
-            raise
-        raise ModelError("model %s fails on a transformed image of shape %s: %s: %s"
-                         % (config.model_class, list(tensor.shape), type(error).__name__,
-                            str(error).splitlines()[0] if str(error) else "")) from None
+    return tensor
+
+
+def _check_scores(scores: torch.Tensor, config: Config) -> None:
     if scores.dim() != 2:
         raise ModelError("model %s returns outputs of shape %s; expected (batch, classes)"
                          % (config.model_class, list(scores.shape)))
@@ -108,7 +136,6 @@ def preflight(predictor: Predictor, transform: Callable, config: Config) -> Tupl
         mapping.check_output_count(scores.shape[1], config.convert_outputs_mode)
     except ValueError as error:
         raise ConfigError(str(error)) from None
-    return tuple(tensor.shape)
 
 
 def run(config: Config, on_progress: Optional[ProgressCallback] = None,
@@ -133,13 +160,21 @@ def _run(config: Config, on_progress: Optional[ProgressCallback],
     if warning is not None:
         say("warning: " + warning)
     transform = plugin.load_transform(config.model_dir)
-    model = weights.load_model(config, say)
+    checked: List[Tuple[int, ...]] = []
+
+    def check_on_meta(skeleton: nn.Module) -> bool:
+        shape = preflight_on_meta(skeleton, transform, config)
+        if shape is not None:
+            checked.append(shape)
+        return shape is not None
+
+    model = weights.load_model(config, say, check_on_meta)
     channels_last = devices.uses_channels_last(model, config)
     model = devices.prepare(model, config, placement)
     loader_transform, normaliser = fastpath.plan(transform, placement.device, channels_last,
                                                  config.fastpath, PREFLIGHT_SIZE)
     predictor = Predictor(model, config, placement, channels_last, normaliser)
-    image_shape = preflight(predictor, transform, config)
+    image_shape = checked[0] if checked else preflight(predictor, transform, config)
     if config.compile:
         predictor.warm_up(image_shape)
     distributed.start(shard, placement.kind == "cuda")

@@ -25,9 +25,14 @@ from engine.errors import ModelError
 LogCallback = Callable[[str], None]
 
 
-def load_model(config: Config, log: Optional[LogCallback] = None) -> nn.Module:
+def load_model(config: Config, log: Optional[LogCallback] = None,
+               check: Optional[Callable[[nn.Module], bool]] = None) -> nn.Module:
     """`config.model_class` from the plug-in folder with `config.checkpoint`'s weights (or the
-    checkpoint's own TorchScript / trusted pickled model), in eval-ready fp32 as saved."""
+    checkpoint's own TorchScript / trusted pickled model), in eval-ready fp32 as saved.
+
+    check: called with the model still on the meta device, when it is built that way (the
+    engine's start-up check, run on shapes alone). A forward that leaves state behind (a cache
+    made on first use) sends the model down the plain build, so nothing meta survives."""
     say = log or (lambda line: None)
     if not (config.fast_load and compat.HAS_META_INIT):
         model = plugin.build_model(config.model_dir, config.model_class)
@@ -41,6 +46,10 @@ def load_model(config: Config, log: Optional[LogCallback] = None) -> nn.Module:
     else:
         checkpoint.check_fits(skeleton, loaded, config.checkpoint)
         reason = needs_real_init(skeleton, loaded)
+        if reason is None and check is not None and check(skeleton):
+            reason = needs_real_init(skeleton, loaded)
+            if reason is None and any(checkpoint.mismatch(skeleton, loaded)):
+                reason = "its forward adds weights on first use"
     if reason is None:
         return assign(skeleton, loaded)
     say("model class %s: %s, so it is built with its random initialisation first (a slower "

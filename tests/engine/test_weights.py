@@ -112,6 +112,48 @@ class reads_a_value(nn.Module):
 
     def forward(self, x):
         return self.fc(x.mean(dim=(2, 3))) * self.gain
+
+
+CALLS = []
+
+
+class counts_calls(nn.Module):
+    """Notes the device and batch size of every forward."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(3, 1000)
+
+    def forward(self, x):
+        CALLS.append((x.device.type, x.shape[0]))
+        return self.fc(x.mean(dim=(2, 3)))
+
+
+class caches_on_first_use(nn.Module):
+    """Makes a table on its first forward and keeps it (rotary and position caches)."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(3, 1000)
+        self.table = None
+
+    def forward(self, x):
+        if self.table is None:
+            self.table = torch.linspace(-1, 1, 1000, device=x.device)
+        return self.fc(x.mean(dim=(2, 3))) + self.table
+
+
+class looks_at_values(nn.Module):
+    """A forward that reads a value: it cannot run on shapes alone."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(3, 1000)
+
+    def forward(self, x):
+        if float(x.abs().max()) > 100:
+            raise ValueError("input out of range")
+        return self.fc(x.mean(dim=(2, 3)))
 '''
 
 TRANSFORM = '''
@@ -269,3 +311,43 @@ def test_safetensors_weights_are_identical_and_aligned(zoo: Path, tmp_path: Path
         assert torch.equal(value, state[key]), key
     # safetensors packs tensors at 8-byte offsets: unaligned ones are copied to alignment.
     assert all(t.data_ptr() % weights.ALIGNMENT == 0 for t in fast.parameters())
+
+
+def _run(zoo: Path, name: str, images: Path, output: Path, fast: bool) -> list:
+    from engine.run import run
+
+    torch.manual_seed(7)
+    checkpoint = output.with_suffix(".pth")
+    if not checkpoint.exists():
+        torch.save(build_model(zoo, name).state_dict(), str(checkpoint))
+    said: list[str] = []
+    run(Config(images_dir=images, output_file=output, model_class=name, checkpoint=checkpoint,
+               model_dir=zoo, workers=0, gpus=0, overwrite=True, fast_load=fast), log=said.append)
+    return said
+
+
+def test_the_start_up_check_runs_on_shapes_alone_with_the_fast_build(
+        zoo: Path, images: Path, tmp_path: Path) -> None:
+    from engine.plugin import load_model_module
+
+    calls = load_model_module(zoo).CALLS
+    calls.clear()
+    _run(zoo, "counts_calls", images, tmp_path / "fast.csv", fast=True)
+    assert calls == [("meta", 1), ("cpu", 12)]
+    calls.clear()
+    _run(zoo, "counts_calls", images, tmp_path / "plain.csv", fast=False)
+    assert calls == [("cpu", 1), ("cpu", 12)]
+    assert (tmp_path / "fast.csv").read_text() == (tmp_path / "plain.csv").read_text()
+
+
+@pytest.mark.parametrize("name,said", [("caches_on_first_use", "plain attribute"),
+                                       ("looks_at_values", None)])
+def test_a_forward_that_needs_values_or_leaves_a_cache_still_gives_the_same_rows(
+        zoo: Path, images: Path, tmp_path: Path, name: str, said) -> None:
+    """A cache made during the shapes-only check would be a meta tensor: the model is then
+    built the plain way; a forward that reads values gets the real check."""
+    lines = _run(zoo, name, images, tmp_path / "fast.csv", fast=True)
+    _run(zoo, name, images, tmp_path / "plain.csv", fast=False)
+    fallbacks = [line for line in lines if "random initialisation" in line]
+    assert (said in fallbacks[0]) if said else fallbacks == []
+    assert (tmp_path / "fast.csv").read_text() == (tmp_path / "plain.csv").read_text()
