@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any, Optional
 
 import torch
 import torch.nn as nn
 
-from engine import capability, compat
+from engine import capability, compat, cpus
 from engine.config import Config
 from engine.errors import ConfigError
 
@@ -70,6 +69,15 @@ def choose(config: Config, visible: int, local_rank: Optional[int] = None) -> Pl
                 % (local_rank, local_rank, visible, "" if visible == 1 else "s", visible))
         return Placement(torch.device("cuda", local_rank), 1)
     return Placement(torch.device("cuda", 0), wanted)
+
+
+def set_cpu_threads() -> str:
+    """Give torch's intra-op pool this process's share of the usable CPUs (engine.cpus says
+    why its own default can be wrong in a container); returns a line saying what and why."""
+    threads, why = cpus.intra_op_threads(torch.get_num_threads(), cpus.usable_cpus())
+    if threads != torch.get_num_threads():
+        torch.set_num_threads(threads)
+    return "%d CPU thread%s for the model (%s)" % (threads, "" if threads == 1 else "s", why)
 
 
 def check_precision(config: Config, placement: Placement) -> None:
@@ -157,18 +165,5 @@ def loader_workers(config: Config, images: int) -> int:
     if config.workers is not None:
         wanted = config.workers
     else:  # under torchrun the ranks on this machine share its cores
-        wanted = max(1, config.resolved_workers() // ranks_on_this_machine())
+        wanted = max(1, config.resolved_workers() // cpus.local_ranks())
     return max(0, min(wanted, images))
-
-
-def ranks_on_this_machine() -> int:
-    """Processes torchrun started on this machine (LOCAL_WORLD_SIZE), 1 outside torchrun."""
-    try:
-        return max(1, int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
-    except ValueError:
-        return 1
-
-
-def eager(model: nn.Module) -> nn.Module:
-    """The module under torch.compile's wrapper (for one-off calls that should not compile)."""
-    return getattr(model, "_orig_mod", model)

@@ -156,9 +156,8 @@ def _run(config: Config, on_progress: Optional[ProgressCallback],
     paths = find_images(config.images_dir)
     placement = devices.place(config, shard.local_rank if shard.active else None)
     devices.check_precision(config, placement)
+    threads = devices.set_cpu_threads()
     warning = capability.emulation_warning(config.precision, placement.device)
-    if warning is not None:
-        say("warning: " + warning)
     transform = plugin.load_transform(config.model_dir)
     checked: List[Tuple[int, ...]] = []
 
@@ -181,6 +180,9 @@ def _run(config: Config, on_progress: Optional[ProgressCallback],
     try:
         mine = paths[shard.rank::shard.world]
         workers = devices.loader_workers(config, len(mine))
+        say(threads)
+        if warning is not None:
+            say("warning: " + warning)
         say("predicting %d images on %s (batch %d, %d loader workers, %s%s%s)"
             % (len(paths), _device_name(placement), config.batch_size, workers,
                config.precision, ", uint8 pixels normalised on the device" if normaliser else "",

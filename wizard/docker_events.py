@@ -128,6 +128,15 @@ class BuildLog:
 
 
 @dataclass(frozen=True)
+class DaemonWarning:
+    """A warning dockerd wrote into the build stream about the build itself, not a step's
+    output: "IPv4 forwarding is disabled" on hosts with ip_forward=0, build-args nobody used,
+    Dockerfile syntax deprecations. Sent once per distinct text per build."""
+
+    text: str
+
+
+@dataclass(frozen=True)
 class PullProgress:
     """Progress of a pull. `layer` is empty for lines about the whole image."""
 
@@ -147,7 +156,8 @@ class PushProgress:
     total: int | None = None
 
 
-DockerEvent = BuildStep | BuildCached | BuildLog | PullProgress | PushProgress
+DockerEvent = (BuildStep | BuildCached | BuildLog | DaemonWarning | PullProgress
+               | PushProgress)
 EventCallback = Callable[[DockerEvent], None]
 
 

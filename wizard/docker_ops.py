@@ -47,6 +47,7 @@ from wizard.docker_events import (  # noqa: F401  (re-exported: callers name the
     ContainerError,
     ContainerRun,
     ContainerTimeoutError,
+    DaemonWarning,
     DockerError,
     DockerEvent,
     DockerUnavailableError,
@@ -85,6 +86,14 @@ _BOOKKEEPING = re.compile(
     r"^( ---> [0-9a-f]+| ---> Running in [0-9a-f]+|Removing intermediate container [0-9a-f]+"
     r"|Successfully built [0-9a-f]+|Successfully tagged .*)$"
 )
+# What dockerd itself writes into the build stream that is not a step's output. The builder
+# prefixes the warnings of each step container it creates with an arrow (" ---> [Warning] IPv4
+# forwarding is disabled..." on a host with ip_forward=0, once per step); unused build-args are
+# reported once after the last step; Dockerfile parser warnings ("[WARNING]: ..." and the
+# instruction they quote, indented) come before the first step. Step output can print
+# "[WARNING]: " too (Ansible does), so that form only counts before the first step.
+_DAEMON_WARNING = re.compile(r"^ ---> \[Warning\] (.+)$|^(\[Warning\] One or more build-args .+)$")
+_PARSER_WARNING = re.compile(r"^\[WARNING\]: (.+)$")
 # The engine connection breaking mid-stream (dockerd restarted, socket closed) reaches us
 # as a requests or urllib3 error, not as a docker-py one.
 _TRANSPORT_ERRORS = (
@@ -290,6 +299,8 @@ class _BuildParser:
         self.step_lines: deque[str] = deque(maxlen=FAILED_STEP_LINES)
         self.cached = 0
         self.image_id: str | None = None
+        self.warnings: list[str] = []
+        self._pending_parser_warning: str | None = None
 
     def feed(self, chunk: Mapping[str, Any]) -> None:
         aux = chunk.get("aux")
@@ -312,8 +323,13 @@ class _BuildParser:
         if self.buffer:
             line, self.buffer = self.buffer, ""
             self._line(line)
+        if self._pending_parser_warning is not None:
+            self._warn(self._pending_parser_warning)
+            self._pending_parser_warning = None
 
     def _line(self, line: str) -> None:
+        if self._daemon_warning(line):
+            return
         step = _STEP.match(line)
         if step:
             self.step, self.total = int(step.group(1)), int(step.group(2))
@@ -338,6 +354,32 @@ class _BuildParser:
             return
         self.step_lines.append(line.rstrip())
         self.on_event(BuildLog(line.rstrip()))
+
+    def _daemon_warning(self, line: str) -> bool:
+        """Take a line dockerd wrote about the build (not a step's output) as a warning: each
+        distinct one becomes one DaemonWarning event and never enters the step's tail."""
+        if self._pending_parser_warning is not None:
+            if line.startswith("    "):
+                # The instruction a parser warning quotes ("...found in:") belongs to it.
+                self._pending_parser_warning += f" {line.strip()}"
+                return True
+            self._warn(self._pending_parser_warning)
+            self._pending_parser_warning = None
+        daemon = _DAEMON_WARNING.match(line)
+        if daemon:
+            self._warn(daemon.group(1) or daemon.group(2))
+            return True
+        parser = _PARSER_WARNING.match(line) if self.step is None else None
+        if parser:
+            self._pending_parser_warning = parser.group(1).rstrip()
+            return True
+        return False
+
+    def _warn(self, text: str) -> None:
+        text = text.rstrip()
+        if text not in self.warnings:
+            self.warnings.append(text)
+            self.on_event(DaemonWarning(text))
 
     def failure(self, reason: str) -> BuildFailedError:
         if self.step is None:

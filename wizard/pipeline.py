@@ -117,6 +117,10 @@ class Pipeline:
 
     def _docker_log(self, stage: str) -> Callable[[Any], None]:
         def forward(event: Any) -> None:
+            if type(event).__name__ == "DaemonWarning":
+                # dockerd's words about the build, not a step's output: shown once, as such.
+                self.emit(Warning_(stage, f"Docker: {event.text}"))
+                return
             line = docker_event_line(event)
             if line is not None:
                 self.emit(Log(stage, line))

@@ -1,15 +1,17 @@
 """The first screen must come quickly: nothing heavy is imported before it (torch, docker
-and jinja2 load inside the workers that need them), checked in a fresh interpreter."""
+and jinja2 load inside the workers that need them), checked in a fresh interpreter.
+
+How quickly is a benchmark, not a test (a timed test fails on a busy machine, as it did in
+CI, and proves nothing on a quiet one): `python tests/tui/terminal.py 9` prints the median
+time to the first screen under tmux."""
 
 from __future__ import annotations
 
 import json
-import statistics
 import subprocess
 import sys
 
-import pytest
-from terminal import REPO, time_to_first_screen
+from terminal import REPO
 
 HEAVY = ("torch", "torchvision", "docker", "jinja2", "numpy", "PIL", "engine")
 
@@ -20,12 +22,3 @@ def test_app_import_loads_nothing_heavy() -> None:
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
                             text=True, timeout=60, check=True)
     assert json.loads(result.stdout) == []
-
-
-@pytest.mark.slow
-@pytest.mark.skipif(subprocess.run(["which", "tmux"], capture_output=True).returncode != 0,
-                    reason="needs tmux")
-def test_first_screen_in_a_real_terminal_is_quick(project) -> None:
-    # The goal is under 1 s (tests/tui/terminal.py measures it); the bound leaves room for
-    # a busy test machine and still catches torch creeping into the start-up path.
-    assert statistics.median(time_to_first_screen(project, runs=3)) < 2.0

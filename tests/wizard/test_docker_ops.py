@@ -483,3 +483,98 @@ def test_docker_errors_never_escape_as_docker_py_exceptions(ops):
         ops.image_info("objectnet-wizard-test/absent:none")
     assert not ops.image_present("objectnet-wizard-test/absent:none")
     assert not issubclass(ImageMissingError, docker.errors.DockerException)
+
+
+# ---- dockerd's own warnings in the build stream ----------------------------------------------
+# Streams captured from a real dockerd building the same context on a host with
+# /proc/sys/net/ipv4/ip_forward = 0 and = 1 (scripts: tests/wizard/streams/README.md), replayed
+# so the tests mean the same on every host.
+
+STREAMS = Path(__file__).parent / "streams"
+FORWARDING_OFF = "IPv4 forwarding is disabled. Networking will not work."
+
+
+def captured(name: str) -> list[dict]:
+    return [json.loads(line) for line in (STREAMS / name).read_text().splitlines() if line]
+
+
+@pytest.mark.parametrize("forwarding", ["on", "off"])
+def test_a_failing_step_tail_holds_only_the_step_output_on_either_host(context, forwarding):
+    events = []
+    api = fake_with_images(build_stream=captured(f"run-fails-forwarding-{forwarding}.jsonl"))
+    with pytest.raises(BuildFailedError) as caught:
+        DockerOps(api).build(context, "Dockerfile", TAG, events.append)
+    error = caught.value
+    assert (error.step, error.total) == (3, 3)
+    assert sorted(error.log_tail) == ["collecting requirements", "no such package: nothing"]
+    assert "Warning" not in str(error)
+    warnings = [e for e in events if isinstance(e, docker_ops.DaemonWarning)]
+    assert warnings == ([docker_ops.DaemonWarning(FORWARDING_OFF)] if forwarding == "off" else [])
+    assert not [e for e in events if isinstance(e, BuildLog) and "Warning" in e.line
+                and "forwarding" in e.line]
+
+
+@pytest.mark.parametrize("forwarding", ["on", "off"])
+def test_daemon_warnings_are_their_own_events_once_each(context, forwarding):
+    stream = captured(f"ok-forwarding-{forwarding}.jsonl")
+    built = next(c["aux"]["ID"] for c in stream if "aux" in c)
+    api = fake_with_images(build_stream=stream)
+    api.images[built] = api.images[TAG]
+    events = []
+    DockerOps(api).build(context, "Dockerfile", TAG, events.append)
+    warnings = [e.text for e in events if isinstance(e, docker_ops.DaemonWarning)]
+    expected = [
+        'Empty continuation line found in: RUN cat /opt/hello.txt &&     echo "[Warning] '
+        'printed by the step itself"',
+        "Empty continuation lines will become errors in a future release.",
+    ]
+    if forwarding == "off":
+        expected.append(FORWARDING_OFF)  # three steps printed it; it is reported once
+    expected.append("[Warning] One or more build-args [UNUSED_ARG] were not consumed")
+    assert warnings == expected
+    # What a step prints stays step output, even when it looks like a warning.
+    assert [e.line for e in events if isinstance(e, BuildLog)] == [
+        "hello", "[Warning] printed by the step itself"]
+    assert [e.number for e in events if isinstance(e, BuildStep)] == [1, 2, 3, 4, 5]
+
+
+def test_a_step_printing_a_parser_style_warning_keeps_it_as_output(context):
+    stream = [
+        {"stream": "Step 1/2 : FROM base\n"},
+        {"stream": "Step 2/2 : RUN ansible-playbook site.yml\n"},
+        {"stream": " ---> Running in 0123456789ab\n"},
+        {"stream": "[WARNING]: provided hosts list is empty\n"},
+        {"error": "The command '/bin/sh -c ansible-playbook site.yml' returned a non-zero code: 2"},
+    ]
+    events = []
+    with pytest.raises(BuildFailedError) as caught:
+        DockerOps(fake_with_images(build_stream=stream)).build(context, "Dockerfile", TAG,
+                                                               events.append)
+    assert caught.value.log_tail == ["[WARNING]: provided hosts list is empty"]
+    assert not [e for e in events if isinstance(e, docker_ops.DaemonWarning)]
+
+
+def test_the_pipeline_shows_a_daemon_warning_once_as_a_warning(project):
+    from wizard import pipeline
+
+    stream = captured("ok-forwarding-off.jsonl")
+    built = next(c["aux"]["ID"] for c in stream if "aux" in c)
+    api = fake_with_images(build_stream=stream)
+    answers = pipeline_answers(project)
+    for ref in (built, answers.image_reference(), answers.base_image):
+        api.images[ref] = api.images[TAG]
+    events = []
+    pipe = pipeline.Pipeline(answers, project, on_event=events.append,
+                             docker=lambda: DockerOps(api))
+    pipe.build()
+    warnings = [e.text for e in events if isinstance(e, pipeline.Warning_)]
+    assert warnings.count(f"Docker: {FORWARDING_OFF}") == 1
+    logs = [e.line for e in events if isinstance(e, pipeline.Log)]
+    assert not [line for line in logs if "forwarding" in line]
+    assert "[Warning] printed by the step itself" in logs
+
+
+def pipeline_answers(project: Path):
+    from wizard.answers import load_answers
+
+    return load_answers(project / "answers.toml")
