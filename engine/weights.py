@@ -38,6 +38,9 @@ def load_model(config: Config, log: Optional[LogCallback] = None,
         model = plugin.build_model(config.model_dir, config.model_class)
         return checkpoint.load_into(model, config.checkpoint, trust=config.trust_checkpoint)
     skeleton = _build_on_meta(config)
+    # Without a skeleton, the plain build comes first: a class that is missing or fails for
+    # real is reported as such, before the checkpoint is read.
+    model = plugin.build_model(config.model_dir, config.model_class) if skeleton is None else None
     loaded = checkpoint.read(config.checkpoint, config.trust_checkpoint, mmap=True)
     if isinstance(loaded, nn.Module):
         return loaded
@@ -54,7 +57,8 @@ def load_model(config: Config, log: Optional[LogCallback] = None,
         return assign(skeleton, loaded)
     say("model class %s: %s, so it is built with its random initialisation first (a slower "
         "start-up, same predictions)" % (config.model_class, reason))
-    model = plugin.build_model(config.model_dir, config.model_class)
+    if model is None:
+        model = plugin.build_model(config.model_dir, config.model_class)
     return checkpoint.copy_into(model, loaded, config.checkpoint)
 
 
