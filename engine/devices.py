@@ -167,3 +167,8 @@ def loader_workers(config: Config, images: int) -> int:
     else:  # under torchrun the ranks on this machine share its cores
         wanted = max(1, config.resolved_workers() // cpus.local_ranks())
     return max(0, min(wanted, images))
+
+
+def eager(model: nn.Module) -> nn.Module:
+    """The module under torch.compile's wrapper (for one-off calls that should not compile)."""
+    return getattr(model, "_orig_mod", model)
