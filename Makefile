@@ -26,6 +26,7 @@ test: venv
 
 lint: venv
 	$(PY) -m ruff check .
+	$(PY) -m mypy
 
 # Benchmarks print figures and ratios against a baseline measured in the same run.
 bench: venv

@@ -11,8 +11,8 @@ import json
 import mmap
 import os
 import pickle
+import re
 import struct
-import zipfile
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Tuple
@@ -20,7 +20,7 @@ from typing import Any, Dict, List, Mapping, Tuple
 import torch
 import torch.nn as nn
 
-from engine import compat
+from engine import checkpoint_format, compat, pickled
 from engine.errors import CheckpointError
 
 NESTED_KEYS = ("state_dict", "model_state_dict", "model", "module")
@@ -33,19 +33,10 @@ TRUST_HINT = (
 
 
 def describe_format(path: Path) -> str:
-    """"safetensors", "torchscript", "zip" (torch.save >= 1.6) or "legacy" (older pickle)."""
-    if zipfile.is_zipfile(str(path)):
-        with zipfile.ZipFile(str(path)) as archive:
-            names = archive.namelist()
-        if any(n.endswith("/constants.pkl") or "/code/" in n for n in names):
-            return "torchscript"
-        return "zip"
-    with open(str(path), "rb") as handle:
-        head = handle.read(9)
-    # safetensors: an 8-byte little-endian header length, then the JSON header.
-    if len(head) == 9 and head[8:9] == b"{":
-        return "safetensors"
-    return "legacy"
+    """"safetensors", "torchscript", "zip" (torch.save >= 1.6) or "legacy" (older pickle, and
+    anything else: torch.load then says what is wrong with it)."""
+    kind = checkpoint_format.sniff(path)
+    return checkpoint_format.LEGACY if kind == checkpoint_format.UNKNOWN else kind
 
 
 def load_into(model: nn.Module, path: Path, trust: bool = False) -> nn.Module:
@@ -69,6 +60,9 @@ def read(path: Path, trust: bool = False, mmap: bool = False) -> Any:
 
     mmap: map a torch.save file instead of reading it (torch 2.1), so its tensors are the
     file's pages until something copies them, never a second copy in memory."""
+    if path.is_dir():
+        raise CheckpointError("checkpoint %s is a folder, not a file: give the checkpoint file "
+                              "in it (.pth, .pt, .safetensors)" % path)
     if not path.is_file():
         raise CheckpointError("checkpoint %s does not exist" % path)
     try:
@@ -93,6 +87,27 @@ def read(path: Path, trust: bool = False, mmap: bool = False) -> Any:
     return _strip_prefixes(state)
 
 
+# How weights_only (each torch release words it differently) and _RestrictedUnpickler name
+# the global they refused: "Unsupported global: GLOBAL m.C", "unsupported GLOBAL posix.system",
+# "Unsupported class m.C", "global m.C is not allowed".
+_REFUSED = re.compile(r"(?:GLOBAL|[Uu]nsupported class|global) ([A-Za-z_][\w.]*)")
+
+
+def refusal(path: Path, torch_message: str) -> str:
+    """Why a checkpoint was not unpickled, naming what it would import. --trust-checkpoint is
+    suggested only where everything beyond plain tensors is a torch.nn.Module class."""
+    names = pickled.checkpoint_globals(path)
+    if not names:
+        names = tuple(_REFUSED.findall(torch_message)[:1])
+    foreign = [name for name in names if not pickled.is_model_class(name)]
+    if foreign:
+        return ("checkpoint %s would call or build %s when loaded, which %s not a torch model "
+                "class: a file like this runs code on your machine, so it was not loaded "
+                "(--trust-checkpoint would run that code too); use a state_dict from a source "
+                "you trust" % (path, _listing(foreign), "is" if len(foreign) == 1 else "are"))
+    return "checkpoint %s (%s): %s" % (path, _listing(list(names)), TRUST_HINT)
+
+
 def _first_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     return text[0] if text else type(error).__name__
@@ -113,9 +128,8 @@ def _torch_load(path: Path, trust: bool, mmap: bool = False) -> Any:
     except (pickle.UnpicklingError, RuntimeError, AttributeError, ModuleNotFoundError) as error:
         text = str(error)
         # weights_only (and our restricted unpickler) name the class they refused to import.
-        if not trust and any(s in text for s in ("Unsupported global", "Unsupported class",
-                                                 "is not allowed")):
-            raise CheckpointError("checkpoint %s: %s" % (path, TRUST_HINT)) from None
+        if not trust and _REFUSED.search(text):
+            raise CheckpointError(refusal(path, text)) from None
         if trust and isinstance(error, (AttributeError, ModuleNotFoundError)):
             raise CheckpointError(
                 "checkpoint %s is a pickled model whose class cannot be found (%s): define it "

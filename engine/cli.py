@@ -4,20 +4,31 @@ options. Parses once into an immutable Config and hands it to run()."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
 import traceback
 from pathlib import Path
-from typing import List, Optional
+from typing import TYPE_CHECKING, Callable, List, Optional
 
 from engine import __version__
-from engine.config import PRECISIONS, Config
-from engine.errors import EngineError
+from engine.config import MAX_IMAGE_MB, MB, PRECISIONS, Config
+from engine.errors import EngineError, Terminated
+
+if TYPE_CHECKING:  # pragma: no cover
+    from engine.report import PlainReporter
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_UNREADABLE = 3
+EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 128 + signal.SIGTERM
+
+# Upper bounds that keep a typo from overflowing deep inside torch: far above any real use.
+MAX_BATCH = 1 << 20
+MAX_IMAGE_MB_LIMIT = 1 << 20
 
 _TRUE = ("true", "t", "1", "yes", "y", "on")
 _FALSE = ("false", "f", "0", "no", "n", "off")
@@ -27,8 +38,9 @@ exit codes:
   0  every image was predicted
   1  the run failed after it started (the message says why)
   2  usage or configuration error, found before any image was read
-  3  finished, but some images were unreadable (named above; their rows hold -1 ids)
-  130 interrupted (no predictions file is left behind)
+  3  finished, but some images got no prediction (unreadable, not a regular file, over
+     --max-image-mb, or NaN/Inf scores; named above, their rows hold -1 ids)
+  130 interrupted by Ctrl-C, 143 terminated by SIGTERM (no predictions file is left behind)
 """
 
 
@@ -59,6 +71,16 @@ def _positive(text: str) -> int:
     return value
 
 
+def _at_most(limit: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        value = _positive(text)
+        if value > limit:
+            raise argparse.ArgumentTypeError("must be at most %d, got %s" % (limit, text))
+        return value
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="objectnet-eval",
@@ -81,8 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "in the main process)")
     parser.add_argument("--gpus", type=_non_negative, default=None, metavar="N",
                         help="GPUs to use (default: all visible; 0 = run on the CPU)")
-    parser.add_argument("--batch_size", "--batch-size", type=_positive, default=96, metavar="N",
-                        help="images per batch and per GPU (default: 96)")
+    parser.add_argument("--batch_size", "--batch-size", type=_at_most(MAX_BATCH), default=96,
+                        metavar="N", help="images per batch and per GPU (default: 96)")
     parser.add_argument("--softmax", type=parse_bool, default=True, metavar="T/F",
                         help="turn outputs into probabilities with softmax (default: true)")
     parser.add_argument("--convert_outputs_mode", "--convert-outputs-mode", type=int,
@@ -96,6 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--border", type=_non_negative, default=2, metavar="N",
                         help="pixels cropped from each side before the transform (default: 2, "
                         "ObjectNet's red frame)")
+    parser.add_argument("--max-image-mb", type=_at_most(MAX_IMAGE_MB_LIMIT),
+                        default=MAX_IMAGE_MB, metavar="N",
+                        help="an image file larger than this is not read and gets a -1 row "
+                        "(default: %d)" % MAX_IMAGE_MB)
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an existing output file (default: refuse)")
     parser.add_argument("--trust-checkpoint", action="store_true",
@@ -144,7 +170,36 @@ def _config(args: argparse.Namespace) -> Config:
         precision=args.precision,
         compile=args.compile,
         fast_load=not args.plain_load,
+        max_image_bytes=args.max_image_mb * MB,
     )
+
+
+_DEFAULTS = Config(Path("."), Path("."), "", Path("."))
+
+
+def to_argv(config: Config) -> List[str]:
+    """The command line that parses back into `config` (the inverse of config_from_args, for
+    every setting the command line carries). The settings a user chooses for an image are always
+    spelled out, so `docker inspect` shows them; the rest only when they differ from the
+    default. Options given after these (`docker run IMAGE --batch_size 32`) win."""
+    argv = [str(config.images_dir), str(config.output_file), config.model_class,
+            str(config.checkpoint), "--model-dir", str(config.model_dir),
+            "--batch_size", str(config.batch_size),
+            "--softmax", "true" if config.softmax else "false",
+            "--convert_outputs_mode", str(config.convert_outputs_mode),
+            "--precision", config.precision]
+    if config.workers is not None:
+        argv += ["--workers", str(config.workers)]
+    if config.gpus is not None:
+        argv += ["--gpus", str(config.gpus)]
+    if config.border != _DEFAULTS.border:
+        argv += ["--border", str(config.border)]
+    for flag, on in (("--overwrite", config.overwrite),
+                     ("--trust-checkpoint", config.trust_checkpoint),
+                     ("--compile", config.compile)):
+        if on:
+            argv.append(flag)
+    return argv
 
 
 def failure_line(error: BaseException) -> str:
@@ -161,14 +216,33 @@ def failure_line(error: BaseException) -> str:
         text, hint)
 
 
+def _terminate(signum: int, frame: object) -> None:
+    """SIGTERM as an exception in the main thread, so the run unwinds as on Ctrl-C: the output
+    is aborted, loader workers are told to stop, and the reason is printed."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM ends it at once
+    raise Terminated()
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     config = _config(args)
     # Imported here so --help answers without loading torch.
     from engine.report import make_reporter
-    from engine.run import run
 
     reporter = make_reporter(sys.stderr)
+    previous = None
+    with contextlib.suppress(ValueError):  # only the main thread can take signals
+        previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return _main(args, config, reporter)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main(args: argparse.Namespace, config: Config, reporter: "PlainReporter") -> int:
+    from engine.run import run
+
     try:
         if args.compare_precision:
             from engine.precision import compare
@@ -184,10 +258,20 @@ def main(argv: Optional[List[str]] = None) -> int:
         reporter.close()
         print("error: %s" % error, file=sys.stderr)
         return error.exit_code
+    except Terminated:
+        reporter.close()
+        print("terminated (SIGTERM): no predictions file was written", file=sys.stderr)
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         reporter.close()
         print("interrupted: no predictions file was written", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except SystemExit as error:  # user code the boundaries did not catch: never its exit code
+        reporter.close()
+        print("error: the model's code called sys.exit(%s) during the run; no predictions "
+              "file was written" % ("" if error.code is None else repr(error.code)),
+              file=sys.stderr)
+        return EXIT_FAILED
     except Exception as error:  # the model or torch failing mid-run
         reporter.close()
         print(failure_line(error), file=sys.stderr)

@@ -10,6 +10,10 @@ from engine import cpus
 
 PRECISIONS = ("fp32", "bf16", "fp16")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+MB = 1 << 20
+# Bytes read from one image at most (--max-image-mb). ObjectNet's PNGs are a few MB; a file
+# over this is refused unread, so a link to /dev/zero or a sparse file cannot fill the memory.
+MAX_IMAGE_MB = 256
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,8 @@ class Config:
     fast_load: bool = True
     """Build the model without its random initialisation and map the checkpoint into memory
     (torch 2.1+; engine.weights). False = the demo's way: build, initialise, read, copy."""
+    max_image_bytes: int = MAX_IMAGE_MB * MB
+    """Images larger than this get a -1 row unread (--max-image-mb)."""
     fastpath: bool = True
     """Split the standard Resize/CenterCrop/ToTensor/Normalize transform: uint8 pixels leave the
     loader workers and are normalised on the device, bit-identically. False = run it whole."""

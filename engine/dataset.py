@@ -13,7 +13,9 @@ from typing import Any, Callable, List, Optional, Sequence, Tuple
 import torch
 from torch.utils.data import Dataset, get_worker_info
 
+from engine.config import MAX_IMAGE_MB, MB
 from engine.images import UnreadableImage, load_rgb
+from engine.usercode import describe_failure
 
 # (index, tensor or None, reason or None, seconds spent decoding and transforming)
 Item = Tuple[int, Optional[torch.Tensor], Optional[str], float]
@@ -23,11 +25,16 @@ Batch = Tuple[torch.Tensor, torch.Tensor, List[Tuple[int, str]], float]
 
 class ImageDataset(Dataset):
     def __init__(self, paths: Sequence[Path], transform: Callable[[Any], Any], border: int,
-                 decoder: str = "auto") -> None:
+                 decoder: str = "auto", max_bytes: int = MAX_IMAGE_MB * MB,
+                 shape: Optional[Tuple[int, ...]] = None) -> None:
         self.paths = list(paths)
         self.transform = transform
         self.border = border
         self.decoder = decoder
+        self.max_bytes = max_bytes
+        self.shape = shape
+        """What the transform gave for the start-up image: a batch needs one size, so an
+        image the transform turns into another is reported, not left to break the batch."""
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -35,16 +42,28 @@ class ImageDataset(Dataset):
     def __getitem__(self, index: int) -> Item:
         started = time.perf_counter()
         try:
-            image = load_rgb(self.paths[index], self.border, self.decoder)
+            image = load_rgb(self.paths[index], self.border, self.decoder, self.max_bytes)
         except UnreadableImage as error:
             return index, None, str(error), time.perf_counter() - started
         try:
             tensor = self.transform(image)
-        except Exception as error:
+        except (Exception, SystemExit) as error:
             # The transform ran fine on the start-up check image, so this is about this file.
-            reason = "the transform failed on it: %s: %s" % (type(error).__name__, error)
+            reason = "the transform failed on it: %s" % describe_failure(error)
+            return index, None, reason, time.perf_counter() - started
+        reason = self._misfit(tensor)
+        if reason is not None:
             return index, None, reason, time.perf_counter() - started
         return index, tensor, None, time.perf_counter() - started
+
+    def _misfit(self, tensor: Any) -> Optional[str]:
+        if not isinstance(tensor, torch.Tensor):
+            return "the transform gave a %s, not a tensor" % type(tensor).__name__
+        if self.shape is not None and tuple(tensor.shape) != self.shape:
+            return ("the transform gave a %s tensor, not %s as for the others: a batch needs "
+                    "one size (end the transform with a fixed-size crop such as CenterCrop)"
+                    % (list(tensor.shape), list(self.shape)))
+        return None
 
 
 def collate(items: List[Item]) -> Batch:

@@ -25,3 +25,15 @@ class CheckpointError(EngineError):
 
 class OutputError(EngineError):
     """The predictions file cannot be written."""
+
+
+class ModelRunError(EngineError):
+    """The model misbehaved while predicting (a row per image missing, sys.exit()): the run
+    fails, with no predictions file."""
+
+    exit_code = 1
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (docker stop, a scheduler's time limit) raised in the main thread: like Ctrl-C it
+    passes every `except Exception`, so the output is aborted and loader workers are stopped."""

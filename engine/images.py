@@ -7,16 +7,15 @@ loader turns into a row of -1 ids so one broken file cannot stop a 50,000-image 
 from __future__ import annotations
 
 import os
+import stat
 import struct
 import warnings
-from collections import defaultdict
 from pathlib import Path
-from typing import Dict, List
 
 from PIL import Image
 
-from engine.config import IMAGE_SUFFIXES
-from engine.errors import ImagesError
+from engine.config import MAX_IMAGE_MB, MB
+from engine.scan import find_images  # noqa: F401  (images are found here, decoded below)
 
 try:  # Optional: lossless libspng decoding, 1.4-2x faster than Pillow for PNG.
     import numpy as np
@@ -25,44 +24,14 @@ except ImportError:  # pragma: no cover - exercised in images without pyspng
     pyspng = None
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"),
+          (stat.S_ISDIR, "a folder"))
 _SIXTEEN_BIT_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N")
 
 
 class UnreadableImage(Exception):
     """An image that cannot be evaluated; the message is the reason shown to the user."""
-
-
-def find_images(root: Path) -> List[Path]:
-    """All images under `root`, any depth, sorted by file name (the scorer's key).
-
-    Hidden files and folders are skipped. Two files with the same name anywhere in the tree
-    are refused up front: the scorer keys rows by name, so one of them would be lost.
-    """
-    if not root.is_dir():
-        raise ImagesError("images folder %s does not exist or is not a folder" % root)
-    by_name: Dict[str, List[Path]] = defaultdict(list)
-    for folder, dirs, files in os.walk(str(root), followlinks=True):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        for name in files:
-            if not name.startswith(".") and name.lower().endswith(IMAGE_SUFFIXES):
-                by_name[name].append(Path(folder) / name)
-    if not by_name:
-        raise ImagesError(
-            "no images in %s (looked for %s in all subfolders)"
-            % (root, "/".join(s.lstrip(".") for s in IMAGE_SUFFIXES))
-        )
-    clashes = sorted((name, paths) for name, paths in by_name.items() if len(paths) > 1)
-    if clashes:
-        shown = "; ".join(
-            "%s in %s" % (name, ", ".join(str(p.parent) for p in sorted(paths)))
-            for name, paths in clashes[:5]
-        )
-        more = " (and %d more)" % (len(clashes) - 5) if len(clashes) > 5 else ""
-        raise ImagesError(
-            "%d file name(s) occur more than once under %s: %s%s. Predictions are keyed by "
-            "file name, so rename or remove the copies" % (len(clashes), root, shown, more)
-        )
-    return [by_name[name][0] for name in sorted(by_name)]
 
 
 def to_rgb(image: Image.Image) -> Image.Image:
@@ -119,13 +88,43 @@ def _decode_with_pyspng(data: bytes, border: int) -> Image.Image:
     return Image.fromarray(np.ascontiguousarray(array), "RGB")
 
 
-def load_rgb(path: Path, border: int = 2, decoder: str = "auto") -> Image.Image:
-    """Decode one image as RGB with `border` pixels cropped from every side."""
+def read_image_file(path: Path, max_bytes: int = MAX_IMAGE_MB * MB) -> bytes:
+    """The bytes of one regular file of at most `max_bytes`.
+
+    Opened without blocking (a FIFO would wait forever for a writer), then checked on the open
+    descriptor, so what is read is what was checked: only a regular file is read, and never
+    more than `max_bytes` of it, whatever its size claims.
+    """
     try:
-        with open(str(path), "rb") as handle:
-            data = handle.read()
+        fd = os.open(str(path), os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as error:
         raise UnreadableImage("cannot read the file: %s" % (error.strerror or error)) from None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = next((name for test, name in _KINDS if test(info.st_mode)), "not a file")
+            raise UnreadableImage("not a regular file (%s)" % kind)
+        if info.st_size > max_bytes:
+            raise UnreadableImage("%s is over the %s limit (--max-image-mb)"
+                                  % (_mb(info.st_size), _mb(max_bytes)))
+        try:
+            data = handle.read(max_bytes + 1)
+        except OSError as error:
+            raise UnreadableImage("cannot read the file: %s"
+                                  % (error.strerror or error)) from None
+    if len(data) > max_bytes:  # it grew while being read
+        raise UnreadableImage("over the %s limit (--max-image-mb)" % _mb(max_bytes))
+    return data
+
+
+def _mb(size: int) -> str:
+    return "%d MB" % (size // MB) if size % MB == 0 else "%.1f MB" % (size / MB)
+
+
+def load_rgb(path: Path, border: int = 2, decoder: str = "auto",
+             max_bytes: int = MAX_IMAGE_MB * MB) -> Image.Image:
+    """Decode one image as RGB with `border` pixels cropped from every side."""
+    data = read_image_file(path, max_bytes)
     if not data:
         raise UnreadableImage("the file is empty (0 bytes)")
     header = _png_header(data)

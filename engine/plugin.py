@@ -12,7 +12,6 @@ import importlib
 import importlib.util
 import inspect
 import sys
-import traceback
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable, List
@@ -20,6 +19,7 @@ from typing import Any, Callable, List
 import torch.nn as nn
 
 from engine.errors import ModelError
+from engine.usercode import USER_ERRORS, describe_failure
 
 MODEL_FILE = "model_description.py"
 TRANSFORM_FILE = "data_transform_description.py"
@@ -54,7 +54,7 @@ def _import(model_dir: Path, filename: str) -> ModuleType:
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
-    except Exception as error:
+    except USER_ERRORS as error:
         del sys.modules[name]
         raise ModelError("%s failed to import: %s" % (path, _where(error, path))) from error
     return module
@@ -62,11 +62,7 @@ def _import(model_dir: Path, filename: str) -> ModuleType:
 
 def _where(error: BaseException, path: Path) -> str:
     """The error with the line of the user's file it came from, without a traceback."""
-    if isinstance(error, SyntaxError) and error.lineno:
-        return "syntax error on line %d: %s" % (error.lineno, error.msg)
-    frames = [f for f in traceback.extract_tb(error.__traceback__) if Path(f.filename) == path]
-    at = " (line %d)" % frames[-1].lineno if frames else ""
-    return "%s: %s%s" % (type(error).__name__, error, at)
+    return describe_failure(error, path)
 
 
 def model_classes(module: ModuleType) -> List[str]:
@@ -97,7 +93,7 @@ def build_model(model_dir: Path, class_name: str) -> nn.Module:
         )
     try:
         model = factory()
-    except Exception as error:
+    except USER_ERRORS as error:
         raise ModelError(
             "%s() from %s failed: %s" % (class_name, path, _where(error, path))
         ) from error
@@ -118,7 +114,7 @@ def load_transform(model_dir: Path) -> Callable[[Any], Any]:
         raise ModelError("%s must define class data_transform with getTransform()" % path)
     try:
         transform = holder().getTransform()
-    except Exception as error:
+    except USER_ERRORS as error:
         raise ModelError(
             "data_transform().getTransform() from %s failed: %s" % (path, _where(error, path))
         ) from error

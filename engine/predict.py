@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import torch
@@ -21,12 +22,18 @@ from engine.devices import (
     loader_batch,
     loader_workers,
 )
-from engine.errors import ModelError
+from engine.errors import ModelError, ModelRunError
 from engine.fastpath import Normaliser
+from engine.plugin import MODEL_FILE
+from engine.usercode import describe_failure
 
 # Batches each loader worker keeps ready. Two is torch's default and enough: with several
 # workers the queue holds workers x 2 batches, and more would only hold shared memory.
 PREFETCH_BATCHES = 2
+
+# The reason given for an image whose scores hold NaN or Inf: its row gets -1 ids, as for an
+# unreadable image, because the scorer (and the engine's validator) reject such a row.
+NOT_FINITE = "the model's scores for it are not finite (NaN or Inf)"
 
 # (index into the shard, ObjectNet ids, confidences, reason if unreadable else None)
 Row = Tuple[int, List[int], List[float], Any]
@@ -104,7 +111,19 @@ class Predictor:
             images = torch.cat([images, filler])
             if self.channels_last:
                 images = images.contiguous(memory_format=torch.channels_last)
-        return model_outputs(self.model(images))[:count].float()
+        try:
+            output = self.model(images)
+        except SystemExit as error:
+            raise ModelRunError("model %s (%s) stopped the run: %s; no predictions file was "
+                                "written" % (self.config.model_class, self.model_file,
+                                             describe_failure(error, self.model_file))) from None
+        scores = model_outputs(output)
+        check_rows(scores, images.shape[0], self.config.model_class)
+        return scores[:count].float()
+
+    @property
+    def model_file(self) -> Path:
+        return self.config.model_dir / MODEL_FILE
 
     def warm_up(self, image_shape: Sequence[int]) -> None:
         """One forward pass on a synthetic slice, so torch.compile compiles before any image
@@ -126,12 +145,31 @@ class Predictor:
 
     def top5_tensors(self, images: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         """(ids, confidences) still on the device: on a GPU this returns before they exist."""
+        ids, confidences, _ = self.rows_tensors(images)
+        return ids, confidences
+
+    def rows_tensors(self, images: torch.Tensor
+                     ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(ids, confidences, whether each image's scores are all finite), on the device."""
         with compat.inference_context():
-            return mapping.convert_top5(self.scores(images), self.config.convert_outputs_mode)
+            scores = self.scores(images)
+            ids, confidences = mapping.convert_top5(scores, self.config.convert_outputs_mode)
+            return ids, confidences, torch.isfinite(scores).all(dim=1)
 
     def top5(self, images: torch.Tensor) -> Tuple[List[List[int]], List[List[float]]]:
         ids, confidences = self.top5_tensors(images)
         return ids.tolist(), confidences.tolist()
+
+
+def check_rows(scores: torch.Tensor, images: int, model_class: str) -> None:
+    """One row of class scores per input image: a model that returns fewer rows would lose
+    images from predictions.csv, more would shift them. Checked on every call."""
+    if scores.dim() != 2 or scores.shape[0] != images:
+        raise ModelRunError(
+            "model %s returned %d rows for %d images (output shape %s): it must return one row "
+            "of class scores per input image; no predictions file was written"
+            % (model_class, scores.shape[0] if scores.dim() else 0, images,
+               list(scores.shape)))
 
 
 def make_loader(dataset: ImageDataset, config: Config, placement: Placement) -> DataLoader:
@@ -243,7 +281,7 @@ def _launch(predictor: Predictor, gathered: List[Tuple[torch.Tensor, Optional[to
         return torch.empty(0, dtype=torch.long), None, failures
     indices = torch.cat([i for i, _ in parts]) if len(parts) > 1 else parts[0][0]
     images = torch.cat([x for _, x in parts]) if len(parts) > 1 else parts[0][1]
-    return indices, predictor.top5_tensors(images), failures
+    return indices, predictor.rows_tensors(images), failures
 
 
 def _rows(pending: Pending, timing: Timing) -> List[Row]:
@@ -251,9 +289,13 @@ def _rows(pending: Pending, timing: Timing) -> List[Row]:
     indices, result, failures = pending
     rows: List[Row] = []
     if result is not None:
-        ids, confidences = result
-        rows.extend((i, d, c, None) for i, d, c in zip(indices.tolist(), ids.tolist(),
-                                                        confidences.tolist()))
+        ids, confidences, finite = result
+        for i, d, c, ok in zip(indices.tolist(), ids.tolist(), confidences.tolist(),
+                               finite.tolist()):
+            if ok:
+                rows.append((i, d, c, None))
+            else:
+                failures.append((i, NOT_FINITE))
     for index, reason in failures:
         timing.unreadable.append((index, reason))
         rows.append((index, [], [], reason))

@@ -4,11 +4,11 @@ any moment leaves either no file or a complete one."""
 from __future__ import annotations
 
 import contextlib
-import heapq
+import csv
 import os
 import tempfile
 from pathlib import Path
-from typing import IO, Iterable, List, Optional, Sequence
+from typing import IO, Optional, Sequence
 
 from engine.errors import OutputError
 
@@ -19,13 +19,29 @@ UNREADABLE_IDS = [-1] * TOP_K
 UNREADABLE_CONFIDENCES = [0.0] * TOP_K
 
 
+class _LastLine:
+    """A file-like target that keeps the one line csv.writer last wrote."""
+
+    text = ""
+
+    def write(self, text: str) -> None:
+        self.text = text
+
+
+_LINE = _LastLine()
+# The csv module, as the demo wrote and the scorer reads (csv.reader, row[0]): a name with a
+# comma or a quote is quoted and reads back whole. Lines end in "\n" (csv.reader takes both).
+_CSV = csv.writer(_LINE, lineterminator="\n")
+
+
 def format_row(name: str, ids: Sequence[int], confidences: Sequence[float]) -> str:
     """`name,id1,conf1,...,id5,conf5` - pairs interleaved, highest confidence first."""
     fields = [name]
     for class_id, confidence in zip(ids, confidences):
         fields.append(str(int(class_id)))
         fields.append(repr(float(confidence)))
-    return ",".join(fields) + "\n"
+    _CSV.writerow(fields)
+    return _LINE.text
 
 
 class AtomicWriter:
@@ -91,23 +107,3 @@ class AtomicWriter:
         if self.path is not None:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(str(self.path))
-
-
-def merge_sorted_parts(parts: List[Path], target: Path) -> None:
-    """Merge per-rank files, each sorted by name, into one sorted file, atomically, streaming."""
-    writer = AtomicWriter(target)
-    with contextlib.ExitStack() as stack:
-        handles = [stack.enter_context(open(str(p), encoding="utf-8")) for p in parts]
-        try:
-            for line in heapq.merge(*handles, key=lambda row: row.split(",", 1)[0]):
-                writer.write(line)
-            writer.commit()
-        except BaseException:
-            writer.abort()
-            raise
-
-
-def read_names(path: Path) -> Iterable[str]:
-    with open(str(path), encoding="utf-8") as handle:
-        for line in handle:
-            yield line.split(",", 1)[0]

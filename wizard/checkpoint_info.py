@@ -10,22 +10,19 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import json
 import pickletools
 import re
+import sys
 import zipfile
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
 from typing import IO
 
+from engine import checkpoint_format
+from engine.pickled import outside_plain, scan_globals
 from wizard.errors import CheckpointError
 
-# torch.save's legacy (pre-1.6) format starts with this number, pickled.
-_LEGACY_MAGIC = (0x1950A86A20F9469CFC6C).to_bytes(10, "little")
-_ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06")
-# A safetensors header is JSON; anything bigger than this is not one.
-_SAFETENSORS_HEADER_MAX = 100 * 1024 * 1024
 # Pickles larger than this are not disassembled (the scan is informative only).
 _PICKLE_SCAN_MAX = 64 * 1024 * 1024
 _VERSION_TEXT = re.compile(r"\d+\.\d+(\.\d+)?([a-z0-9.+-]*)?", re.ASCII)
@@ -41,23 +38,6 @@ _ZIP_RECORDS = (
     ("byteorder", "2.1"),
     (".data/serialization_id", "2.1"),
 )
-
-# Globals a plain state_dict pickle refers to: tensor rebuilding, storages, dtypes and
-# standard containers. Anything else means the pickle holds objects of other classes, such
-# as a whole model, which the engine only loads with trust_checkpoint.
-_PLAIN_GLOBALS = frozenset({
-    "collections.OrderedDict", "collections.defaultdict", "_codecs.encode",
-    *(f"{module}.{name}" for module in ("builtins", "__builtin__")
-      for name in ("set", "frozenset", "slice", "complex", "bytearray")),
-    "torch.Size", "torch.device", "torch._tensor._rebuild_from_type_v2",
-    "torch.nn.parameter.Parameter", "torch.storage.UntypedStorage",
-    "torch.storage.TypedStorage",
-})
-_STRING_OPS = frozenset({
-    "SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE", "SHORT_BINSTRING",
-    "BINSTRING", "STRING",
-})
-
 
 class CheckpointFormat(enum.Enum):
     TORCH_ZIP = "torch.save zip (torch 1.6+ default)"
@@ -90,6 +70,13 @@ class CheckpointInfo:
     def needs_trust(self) -> bool:
         """Whether loading needs trust_checkpoint (a pickle that names other classes)."""
         return bool(self.pickled_classes)
+
+    @property
+    def foreign_globals(self) -> tuple[str, ...]:
+        """Pickled globals from the standard library (posix.system, builtins.exec): code the
+        file would run when loaded, never a model class, so trusting it is never the advice."""
+        return tuple(name for name in self.pickled_classes or ()
+                     if name.partition(".")[0] in sys.stdlib_module_names)
 
     def torch_for_check(self, local_torch: str | None) -> str | None:
         """The torch version to compare base images against: the recorded one, else the local
@@ -126,57 +113,11 @@ def local_torch_version() -> str | None:
     return str(torch.__version__)
 
 
-def _scan_globals(stream: IO[bytes]) -> set[str]:
-    """The module.name of every global one pickle refers to, read with pickletools."""
-    found: set[str] = set()
-    recent: list[str | None] = []
-    memo: dict[int, str | None] = {}
-    top: str | None = None
-    for opcode, arg, _ in pickletools.genops(stream):
-        name = opcode.name
-        if name in _STRING_OPS:
-            top = arg if isinstance(arg, str) else arg.decode("latin-1")
-            recent.append(top)
-        elif name == "MEMOIZE":
-            memo[len(memo)] = top
-        elif name in ("PUT", "BINPUT", "LONG_BINPUT"):
-            memo[int(arg)] = top
-        elif name in ("GET", "BINGET", "LONG_BINGET"):
-            top = memo.get(int(arg))
-            recent.append(top)
-        elif name == "GLOBAL":
-            module, _, qualname = str(arg).partition(" ")
-            found.add(f"{module}.{qualname}")
-            top = None
-        elif name == "STACK_GLOBAL":
-            if len(recent) >= 2 and recent[-2] and recent[-1]:
-                found.add(f"{recent[-2]}.{recent[-1]}")
-            top = None
-        elif name != "FRAME":
-            top = None
-        if name == "STOP":
-            break
-    return found
-
-
-def _classes_outside_plain(found: set[str]) -> tuple[str, ...]:
-    def plain(name: str) -> bool:
-        module, _, attr = name.rpartition(".")
-        if name in _PLAIN_GLOBALS:
-            return True
-        if module == "torch._utils" and attr.startswith("_rebuild"):
-            return True
-        # Storage classes (torch.FloatStorage) and dtypes (torch.float32) of torch itself.
-        return module == "torch" and (attr.endswith("Storage") or attr[:1].islower())
-
-    return tuple(sorted(name for name in found if not plain(name)))
-
-
 def _pickled_classes(stream: IO[bytes], size: int) -> tuple[str, ...] | None:
     if size > _PICKLE_SCAN_MAX:
         return None
     try:
-        return _classes_outside_plain(_scan_globals(stream))
+        return outside_plain(scan_globals(stream))
     except Exception:  # a damaged pickle: the scan is only informative
         return None
 
@@ -187,13 +128,12 @@ def _inspect_zip(path: Path) -> dict:
     except (zipfile.BadZipFile, OSError) as error:
         return {"format": CheckpointFormat.UNKNOWN, "detail": f"a damaged zip archive ({error})"}
     with archive:
-        names = archive.namelist()
-        prefix = names[0].split("/", 1)[0] + "/" if names and "/" in names[0] else ""
-        records = {name[len(prefix):] for name in names if name.startswith(prefix)}
-        if "constants.pkl" in records or any(name.startswith("code/") for name in records):
+        prefix, records = checkpoint_format.zip_records(archive.namelist())
+        kind_name = checkpoint_format.zip_kind(records)
+        if kind_name == checkpoint_format.TORCHSCRIPT:
             kind = CheckpointFormat.TORCHSCRIPT
             detail = "a TorchScript archive (torch.jit.save)"
-        elif "data.pkl" in records:
+        elif kind_name == checkpoint_format.ZIP:
             kind = CheckpointFormat.TORCH_ZIP
             detail = "a torch.save zip archive"
         else:
@@ -223,28 +163,10 @@ def _inspect_legacy(path: Path) -> dict:
                 for opcode, _arg, _pos in pickletools.genops(stream):
                     if opcode.name == "STOP":
                         break
-            result["pickled_classes"] = _classes_outside_plain(_scan_globals(stream))
+            result["pickled_classes"] = outside_plain(scan_globals(stream))
     except Exception:  # a damaged header: still the legacy format, just not scanned
         result["pickled_classes"] = None
     return result
-
-
-def _safetensors_header(path: Path, size: int) -> dict | None:
-    with open(path, "rb") as stream:
-        head = stream.read(8)
-        if len(head) < 8:
-            return None
-        length = int.from_bytes(head, "little")
-        if not 2 <= length <= min(size - 8, _SAFETENSORS_HEADER_MAX):
-            return None
-        header = stream.read(length)
-    if header[:1] != b"{":
-        return None
-    try:
-        parsed = json.loads(header.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        return None
-    return parsed if isinstance(parsed, dict) else None
 
 
 def _safetensors_torch_version(header: dict) -> str | None:
@@ -270,18 +192,18 @@ def inspect(path: str | PathLike[str], *, with_sha256: bool = True) -> Checkpoin
             raise CheckpointError(f"checkpoint {file} is a folder: give the checkpoint file "
                                   "inside it")
         with open(file, "rb") as stream:
-            head = stream.read(32)
+            head = stream.read(checkpoint_format.HEAD_SIZE)
     except FileNotFoundError:
         raise CheckpointError(f"checkpoint {file} does not exist: check the checkpoint "
                               "setting (it is relative to the model folder)") from None
     except OSError as error:
         raise CheckpointError(f"checkpoint {file} cannot be read: {error.strerror}") from error
 
-    if head.startswith(_ZIP_MAGICS):
+    if head.startswith(checkpoint_format.ZIP_MAGICS):
         found = _inspect_zip(file)
-    elif head.startswith(b"\x80") and _LEGACY_MAGIC in head:
+    elif checkpoint_format.is_legacy(head):
         found = _inspect_legacy(file)
-    elif (header := _safetensors_header(file, size)) is not None:
+    elif (header := checkpoint_format.safetensors_header(file, size)) is not None:
         found = {"format": CheckpointFormat.SAFETENSORS, "detail": "a safetensors file",
                  "torch_version": _safetensors_torch_version(header), "pickled_classes": ()}
         if found["torch_version"]:
@@ -308,7 +230,10 @@ def describe(info: CheckpointInfo) -> str:
         parts.append(f"saved by torch {info.torch_version}")
     elif info.torch_version_min:
         parts.append(f"saved by torch {info.torch_version_min} or newer")
-    if info.pickled_classes:
+    if info.foreign_globals:
+        parts.append(f"would run {', '.join(info.foreign_globals[:3])} when loaded (not a "
+                     "model class: do not trust it)")
+    elif info.pickled_classes:
         shown = ", ".join(info.pickled_classes[:3])
         more = f" and {len(info.pickled_classes) - 3} more" if len(info.pickled_classes) > 3 \
             else ""

@@ -14,9 +14,11 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.text import Text
 
 from wizard import __version__
 from wizard.errors import AnswersError, WizardError
+from wizard.events import Event, Progress, describe_event
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_ENVIRONMENT, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
@@ -99,21 +101,22 @@ def _credentials(username: str | None, registry: str):
     return ask
 
 
-def _printer(event) -> None:
-    from wizard import pipeline
-
-    if isinstance(event, pipeline.StageStarted):
-        console.rule(f"[bold]{event.title}")
-    elif isinstance(event, pipeline.StageFinished):
-        console.print(f"[green]✓[/] {event.stage}: {event.summary}")
-    elif isinstance(event, pipeline.StageSkipped):
-        console.print(f"[yellow]-[/] {event.stage} skipped: {event.reason}")
-    elif isinstance(event, pipeline.Warning_):
-        console.print(f"[yellow]warning:[/] {event.text}", highlight=False)
-    elif isinstance(event, pipeline.Log):
-        console.print(event.line, markup=False, highlight=False)
-    elif isinstance(event, pipeline.Progress) and event.done in (event.total,):
-        console.print(f"{event.done}/{event.total} images")
+def print_event(event: Event) -> None:
+    """A pipeline event on the console, as describe_event() words it."""
+    described = describe_event(event)
+    text = Text(described.text)
+    if described.kind == "title":
+        console.rule(Text(described.text, style="bold"))
+    elif described.kind == "done":
+        console.print(Text.assemble(("✓ ", "green"), text))
+    elif described.kind == "skipped":
+        console.print(Text.assemble(("- ", "yellow"), text))
+    elif described.kind == "warning":
+        console.print(Text.assemble(("warning: ", "yellow"), text), highlight=False)
+    elif described.kind == "log":
+        console.print(text, markup=False, highlight=False)
+    elif isinstance(event, Progress) and event.done == event.total:
+        console.print(text)
 
 
 def _exit_code(error: WizardError) -> int:
@@ -128,7 +131,7 @@ def _run(args: argparse.Namespace) -> int:
 
     answers = _load(args.answers)
     root = args.answers.resolve().parent
-    pipe = Pipeline(answers, root, answers_path=args.answers.resolve(), on_event=_printer)
+    pipe = Pipeline(answers, root, answers_path=args.answers.resolve(), on_event=print_event)
     if args.command == "render":
         pipe.render(force=args.force)
         return EXIT_OK
@@ -162,11 +165,13 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _init(args: argparse.Namespace) -> int:
-    example = Path(__file__).resolve().parents[1] / "templates" / "answers.example.toml"
+    # Generated, not copied from templates/ (which an installed wheel does not carry).
+    from wizard.answers import reference_toml
+
     if args.path.exists():
         console.print(f"[red]error:[/] {args.path} exists: choose another name or remove it")
         return EXIT_USAGE
-    args.path.write_text(example.read_text())
+    args.path.write_text(reference_toml(), encoding="utf-8")
     console.print(f"wrote {args.path}: fill it in, then `objectnet-wizard run --answers "
                   f"{args.path}`")
     return EXIT_OK
@@ -176,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command is None:
-            from wizard.app import run_tui
+            from wizard.tui.app import run_tui
 
             return run_tui(args.answers, (args.answers or Path("answers.toml")).resolve().parent)
         handler = {"run": _run, "render": _run, "check": _check, "validate": _validate,

@@ -43,7 +43,7 @@ def _base_image(ops) -> str:
 
 def main() -> int:
     from wizard import docker_ops
-    from wizard.cli import _printer
+    from wizard.cli import print_event
     from wizard.pipeline import Pipeline
     from wizard.samples import make_checkpoint
 
@@ -63,7 +63,7 @@ def main() -> int:
                       repository="objectnet-wizard-demo", tag="random-weights")
     save_answers(answers, ANSWERS)
     console.print(f"wrote the example answers to {ANSWERS.relative_to(ROOT)}")
-    pipe = Pipeline(answers, ROOT, answers_path=ANSWERS, on_event=_printer,
+    pipe = Pipeline(answers, ROOT, answers_path=ANSWERS, on_event=print_event,
                     docker=(lambda: ops) if ops is not None else None)
     try:
         pipe.check()

@@ -1,6 +1,6 @@
 """The wizard's one path from answers to a pushed image, shared by the TUI and `run`.
 
-Each stage is a method of `Pipeline` that reports through `on_event` (typed events below) and
+Each stage is a method of `Pipeline` that reports through `on_event` (wizard.events) and
 raises a `WizardError` subclass with a ready-to-show message when it cannot go on. The
 non-interactive mode calls `run_all()`; the TUI calls the same stage methods one screen at a
 time, from worker threads, so the path the tests drive is the path users take.
@@ -18,51 +18,19 @@ from wizard import base_images, dockerfile, offline
 from wizard.answers import Answers
 from wizard.checkpoint_info import local_torch_version
 from wizard.errors import WizardError
+from wizard.events import (
+    EventSink,
+    Log,
+    Progress,
+    StageFinished,
+    StageStarted,
+    StageWarning,
+    from_docker,
+)
 
 STAGES = ("check", "render", "smoke", "build", "image-smoke", "push")
 UNTIL = {"render": "render", "smoke": "smoke", "build": "image-smoke", "push": "push"}
 """`--until X` stops after stage UNTIL[X]: `build` includes the in-image smoke run."""
-
-
-@dataclass(frozen=True)
-class StageStarted:
-    stage: str
-    title: str
-
-
-@dataclass(frozen=True)
-class StageFinished:
-    stage: str
-    summary: str
-
-
-@dataclass(frozen=True)
-class StageSkipped:
-    stage: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class Log:
-    stage: str
-    line: str
-
-
-@dataclass(frozen=True)
-class Progress:
-    stage: str
-    done: int
-    total: int
-
-
-@dataclass(frozen=True)
-class Warning_:
-    stage: str
-    text: str
-
-
-Event = StageStarted | StageFinished | StageSkipped | Log | Progress | Warning_
-EventSink = Callable[[Event], None]
 
 
 class CancelledError(WizardError):
@@ -117,13 +85,9 @@ class Pipeline:
 
     def _docker_log(self, stage: str) -> Callable[[Any], None]:
         def forward(event: Any) -> None:
-            if type(event).__name__ == "DaemonWarning":
-                # dockerd's words about the build, not a step's output: shown once, as such.
-                self.emit(Warning_(stage, f"Docker: {event.text}"))
-                return
-            line = docker_event_line(event)
-            if line is not None:
-                self.emit(Log(stage, line))
+            reported = from_docker(stage, event)
+            if reported is not None:
+                self.emit(reported)
 
         return forward
 
@@ -142,7 +106,7 @@ class Pipeline:
         if model_dir.is_dir():
             warnings += [f"not offline-ready: {f}" for f in offline.scan(model_dir)]
         for text in warnings:
-            self.emit(Warning_("check", text))
+            self.emit(StageWarning("check", text))
         self.state.warnings = warnings
         self.emit(StageFinished("check", f"{len(warnings)} warning(s)"))
         return warnings
@@ -178,13 +142,13 @@ class Pipeline:
         a user needs before trading exactness for speed."""
         from engine.errors import EngineError
         from engine.precision import compare
-        from wizard.smoke import engine_config
+        from wizard.engine_settings import local_config
 
-        config = engine_config(self.answers, self.root, images_dir, self.work / "unused.csv")
+        config = local_config(self.answers, self.root, images_dir, self.work / "unused.csv")
         try:
             agreement = compare(config)
         except EngineError as error:
-            self.emit(Warning_("smoke", f"could not compare {self.answers.precision} with "
+            self.emit(StageWarning("smoke", f"could not compare {self.answers.precision} with "
                                f"fp32 here: {error}"))
             return []
         return agreement.lines()
@@ -271,23 +235,6 @@ def build_summary(result: Any) -> str:
             f"{result.cached_steps}/{result.steps} steps from cache, {result.seconds:.1f} s")
 
 
-def docker_event_line(event: Any) -> str | None:
-    """A docker_ops event as the line `docker build`/`docker push` would print; byte-count
-    progress updates give None (they would flood a log the challenge truncates anyway)."""
-    kind = type(event).__name__
-    if kind == "BuildStep":
-        return f"Step {event.number}/{event.total} : {event.instruction}"
-    if kind == "BuildCached":
-        return " ---> Using cache"
-    if kind == "BuildLog":
-        return event.line
-    if kind in ("PullProgress", "PushProgress"):
-        if event.current is not None:
-            return None
-        return f"{event.layer}: {event.status}" if event.layer else event.status
-    return str(event)
-
-
 def checkpoint_warnings(answers: Answers, root: Path) -> tuple[str | None, list[str]]:
     """(the torch the checkpoint is taken to come from, warnings about it): a whole pickled
     model without trust_checkpoint, and base_images.check of the image against that torch.
@@ -300,7 +247,14 @@ def checkpoint_warnings(answers: Answers, root: Path) -> tuple[str | None, list[
     if checkpoint.is_file():
         info = inspect(checkpoint, with_sha256=False)
         saved_by = info.torch_for_check(local_torch_version())
-        if info.needs_trust and not answers.trust_checkpoint:
+        foreign = info.foreign_globals
+        if foreign:
+            warnings.append(
+                f"{checkpoint.name} would call or build {', '.join(foreign[:4])} when loaded, "
+                "which is not a torch model class: a file like this runs code on your "
+                "machine; the engine refuses it, and trust_checkpoint = true would run that "
+                "code too: use a state_dict from a source you trust")
+        elif info.needs_trust and not answers.trust_checkpoint:
             warnings.append(
                 f"{checkpoint.name} is a whole pickled model: the engine refuses it unless "
                 "trust_checkpoint = true (loading it runs code from the file); better, "

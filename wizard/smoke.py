@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.config import Config
 from wizard.answers import Answers
+from wizard.engine_settings import local_config
 from wizard.errors import WizardError
 
 if TYPE_CHECKING:
@@ -182,20 +183,6 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
-def engine_config(answers: Answers, project_root: str | PathLike[str],
-                  images_dir: str | PathLike[str], output_file: str | PathLike[str]) -> Config:
-    """The engine settings the image's entrypoint uses, for a run on this machine."""
-    root = Path(project_root)
-    return Config(
-        images_dir=Path(images_dir), output_file=Path(output_file),
-        model_class=answers.model_class, checkpoint=answers.checkpoint_path(root),
-        model_dir=answers.model_path(root), workers=answers.workers, gpus=answers.gpus,
-        batch_size=answers.batch_size, softmax=answers.softmax,
-        convert_outputs_mode=answers.convert_outputs_mode, overwrite=True,
-        trust_checkpoint=answers.trust_checkpoint, precision=answers.precision,
-    )
-
-
 def local_smoke(source: Answers | Config, images_dir: str | PathLike[str] | None,
                 output_dir: str | PathLike[str], on_progress: ProgressCallback | None = None,
                 *, project_root: str | PathLike[str] | None = None,
@@ -233,7 +220,7 @@ def local_smoke(source: Answers | Config, images_dir: str | PathLike[str] | None
             from None
     target = out / PREDICTIONS
     if isinstance(source, Answers):
-        config = engine_config(source, project_root or ".", folder, target)
+        config = local_config(source, project_root or ".", folder, target)
     else:
         config = dataclasses.replace(source, images_dir=folder, output_file=target,
                                      overwrite=True)

@@ -4,6 +4,8 @@ Its rows must match the host's run on today's torch."""
 
 from __future__ import annotations
 
+import csv
+import os
 import shutil
 from pathlib import Path
 
@@ -15,13 +17,13 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 
 def _in_image(docker_client, base_image: str, args: list[str], mounts: dict[str, Path],
-              ) -> tuple[int, str]:
+              **limits: str) -> tuple[int, str]:
     volumes = {str(REPO / "engine"): {"bind": "/opt/objectnet/engine", "mode": "ro"}}
     volumes.update({str(p): {"bind": target, "mode": "rw" if target == "/output" else "ro"}
                     for target, p in mounts.items()})
     container = docker_client.containers.run(
         base_image, ["python3", "-m", "engine", *args], working_dir="/opt/objectnet",
-        volumes=volumes, network_mode="none", detach=True,
+        volumes=volumes, network_mode="none", detach=True, **limits,
         environment={"PYTHONDONTWRITEBYTECODE": "1"})
     try:
         status = container.wait(timeout=300)["StatusCode"]
@@ -92,3 +94,41 @@ def test_checkpoint_formats_on_torch_1_13(docker_client, base_image, layout, plu
     assert status == 2 and "--trust-checkpoint" in logs, logs
     assert "Traceback" not in logs
     shutil.rmtree(ckpt)
+
+
+class _Exploit:
+    def __reduce__(self):
+        return (os.system, ("true",))
+
+
+def test_integrity_on_torch_1_13(docker_client, base_image, layout, plugin_dir, tmp_path):
+    """Issue 11 on the old stack: quoted names, special files and a link loop give rows, not
+    hangs; a pickle that would call posix.system is named, and trust is not suggested."""
+    from wizard.samples import make_images
+
+    folder = tmp_path / "special"
+    make_images(folder, 3, seed=21)
+    make_images(folder / "sub", 1, seed=22)[0].rename(folder / "sub" / 'a,b "q".png')
+    (folder / "sub" / "up").symlink_to("..")
+    (folder / "zero.png").symlink_to("/dev/zero")
+    os.mkfifo(folder / "fifo.png")
+    layout["/input"] = folder
+    save_checkpoint(plugin_dir, "tiny", layout["/ckpt"] / "tiny.pth")
+    torch.save({"w": torch.zeros(1), "p": _Exploit()}, str(layout["/ckpt"] / "exploit.pth"))
+    common = ["--model-dir", "/plugin", "--workers", "1"]
+    # /dev/zero and a FIFO: a regression must hit the container's memory limit, not the host.
+    status, logs = _in_image(docker_client, base_image,
+                             ["/input", "/output/p.csv", "tiny", "/ckpt/tiny.pth", *common],
+                             layout, mem_limit="4g", memswap_limit="4g")
+    assert status == 3, logs
+    with open(layout["/output"] / "p.csv", newline="", encoding="utf-8") as handle:
+        rows = {row[0]: row[1:] for row in csv.reader(handle)}
+    assert len(rows) == 6 and all(len(row) == 10 for row in rows.values())
+    assert 'a,b "q".png' in rows
+    assert rows["zero.png"][::2] == rows["fifo.png"][::2] == ["-1"] * 5
+    status, logs = _in_image(docker_client, base_image,
+                             ["/input", "/output/q.csv", "tiny", "/ckpt/exploit.pth", *common],
+                             layout)
+    assert status == 2 and "posix.system" in logs and "not a torch model class" in logs, logs
+    assert "pass --trust-checkpoint" not in logs and "Traceback" not in logs
+    shutil.rmtree(layout["/ckpt"])

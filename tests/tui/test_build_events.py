@@ -13,11 +13,11 @@ from pathlib import Path
 from textual.widgets import Static
 from tui_support import SlowDocker, run_async, settle, write_answers
 
-from wizard.app import create_app
-from wizard.screens.confirm import ConfirmScreen
-from wizard.screens.help import HelpScreen
-from wizard.screens.stage import EventRelay
-from wizard.widgets.log_view import LogView
+from wizard.tui.app import create_app
+from wizard.tui.screens.confirm import ConfirmScreen
+from wizard.tui.screens.help import HelpScreen
+from wizard.tui.screens.stage import EventRelay
+from wizard.tui.widgets.log_view import LogView
 
 SIZE = (100, 32)
 
@@ -148,4 +148,4 @@ async def test_quitting_during_a_build_asks_then_cancels_cleanly(project: Path) 
             await asyncio.sleep(0.05)
     assert app.return_value == 130
     assert 5 <= docker.emitted < docker.lines
-    assert not app.cancel.is_set() or app.running_stage() is None
+    assert not app.session.cancel.is_set() or app.running_stage() is None

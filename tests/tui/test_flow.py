@@ -13,11 +13,11 @@ from tui_support import run_async, screen_text, settle, write_answers
 
 from wizard import cli
 from wizard.answers import load_answers
-from wizard.app import create_app
 from wizard.base_images import suggest
 from wizard.checkpoint_info import local_torch_version
-from wizard.screens.confirm import ConfirmScreen
-from wizard.widgets.field import Field
+from wizard.tui.app import create_app
+from wizard.tui.screens.confirm import ConfirmScreen
+from wizard.tui.widgets.field import Field
 
 SIZE = (100, 32)
 NO_ENGINE = "unix:///nonexistent/docker.sock"
@@ -52,14 +52,14 @@ async def test_whole_flow_renders_dockerfile_and_saves_answers(project: Path) ->
         await pilot.press("tab", "enter", "down", "enter")
         await pilot.press("tab", "enter", "down", "enter")
         await settle(pilot)
-        assert app.draft["model_class"] == "tiny"
-        assert app.draft["checkpoint"] == "tiny.pth"
+        assert app.session.draft["model_class"] == "tiny"
+        assert app.session.draft["checkpoint"] == "tiny.pth"
         assert text(app, "#model-check").startswith("✓ tiny.pth loads into tiny")
         await pilot.press("ctrl+n")
         await settle(pilot)
         assert app.screen.STEP == "base_image"
         expected_image = suggest(local_torch_version()).ref
-        assert app.draft["base_image"] == expected_image  # the suggestion, prefilled
+        assert app.session.draft["base_image"] == expected_image  # the suggestion, prefilled
         assert "why:" in text(app, "#suggestion")
         await pilot.press("ctrl+n")
         await settle(pilot)
@@ -177,7 +177,7 @@ async def test_checkpoint_of_another_class_shows_the_key_mismatch(project: Path)
         await pilot.press("tab", "enter", "down", "down", "enter")  # tiny_head
         await pilot.press("tab", "enter", "down", "enter")
         await settle(pilot)
-        assert app.draft["model_class"] == "tiny_head"
+        assert app.session.draft["model_class"] == "tiny_head"
         check = text(app, "#model-check")
         assert check.startswith("✗ tiny.pth does not fit tiny_head: 2 missing, 2 unexpected")
         assert "missing: head.weight, head.bias" in check
@@ -292,7 +292,7 @@ async def test_push_token_is_never_shown_kept_or_saved(project: Path,
         await pilot.press("ctrl+s")
         await settle(pilot)
     assert token not in path.read_text()
-    assert token not in repr(app.draft)
+    assert token not in repr(app.session.draft)
 
 
 @run_async

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from tui_support import settle, write_answers
 
-from wizard.app import create_app
+from wizard.tui.app import create_app
 
 NO_ENGINE = "unix:///nonexistent/docker.sock"
 STEPS = ("model", "base_image", "settings", "registry", "review", "smoke", "build",

@@ -17,7 +17,7 @@ HEAVY = ("torch", "torchvision", "docker", "jinja2", "numpy", "PIL", "engine")
 
 
 def test_app_import_loads_nothing_heavy() -> None:
-    code = ("import json, sys; import wizard.app; "
+    code = ("import json, sys; import wizard.tui.app; "
             f"print(json.dumps([m for m in {HEAVY!r} if m in sys.modules]))")
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
                             text=True, timeout=60, check=True)

@@ -4,6 +4,7 @@ them."""
 from __future__ import annotations
 
 import hashlib
+import os
 import pickle
 import warnings
 import zipfile
@@ -171,3 +172,35 @@ def test_damaged_torch_files_are_still_reported(tmp_path, files):
     info = inspect(broken)
     assert info.format is CheckpointFormat.TORCH_LEGACY
     assert info.pickled_classes is None
+
+
+def test_an_exploit_is_not_called_a_pickled_model(tmp_path):
+    # Issue 11: a pickle that calls os.system is not "a whole pickled model" needing trust.
+    class Exploit:
+        def __reduce__(self):
+            return (os.system, ("true",))
+
+    path = tmp_path / "exploit.pth"
+    torch.save({"weights": torch.zeros(1), "payload": Exploit()}, path)
+    info = inspect(path)
+    assert info.foreign_globals == ("posix.system",)
+    line = describe(info)
+    assert "posix.system" in line and "not a model class" in line
+    assert "needs trust_checkpoint" not in line
+
+
+def test_the_check_stage_calls_an_exploit_what_it_is(tmp_path):
+    from projects import make_project, tiny_answers
+
+    from wizard.pipeline import checkpoint_warnings
+
+    class Exploit:
+        def __reduce__(self):
+            return (os.system, ("true",))
+
+    root = make_project(tmp_path / "project")
+    torch.save({"weights": torch.zeros(1), "payload": Exploit()}, root / "model" / "x.pth")
+    _, warnings = checkpoint_warnings(tiny_answers(checkpoint="x.pth"), root)
+    line = next(w for w in warnings if "x.pth" in w)
+    assert "posix.system" in line and "not a torch model class" in line
+    assert "whole pickled model" not in line

@@ -555,6 +555,7 @@ def test_a_step_printing_a_parser_style_warning_keeps_it_as_output(context):
 
 
 def test_the_pipeline_shows_a_daemon_warning_once_as_a_warning(project):
+    from wizard import events as reported
     from wizard import pipeline
 
     stream = captured("ok-forwarding-off.jsonl")
@@ -567,9 +568,9 @@ def test_the_pipeline_shows_a_daemon_warning_once_as_a_warning(project):
     pipe = pipeline.Pipeline(answers, project, on_event=events.append,
                              docker=lambda: DockerOps(api))
     pipe.build()
-    warnings = [e.text for e in events if isinstance(e, pipeline.Warning_)]
+    warnings = [e.text for e in events if isinstance(e, reported.StageWarning)]
     assert warnings.count(f"Docker: {FORWARDING_OFF}") == 1
-    logs = [e.line for e in events if isinstance(e, pipeline.Log)]
+    logs = [e.line for e in events if isinstance(e, reported.Log)]
     assert not [line for line in logs if "forwarding" in line]
     assert "[Warning] printed by the step itself" in logs
 

@@ -19,15 +19,8 @@ from pydantic import ValidationError
 
 from wizard import __version__, dockerfile
 from wizard.answers import Answers
-from wizard.dockerfile import (
-    CONTAINER_MODEL_DIR,
-    RenderedFiles,
-    container_checkpoint,
-    entrypoint,
-    render,
-    render_text,
-    write,
-)
+from wizard.dockerfile import RenderedFiles, render, render_text, write
+from wizard.engine_settings import CONTAINER_MODEL_DIR, container_checkpoint, entrypoint
 from wizard.errors import RenderError
 
 REPO = Path(__file__).resolve().parents[2]

@@ -14,8 +14,8 @@ from textual.widgets import DataTable, Input, Static
 from textual.worker import Worker, WorkerState
 
 from wizard import base_images
-from wizard.screens.base import StepScreen
-from wizard.widgets.field import Field
+from wizard.tui.screens.base import StepScreen
+from wizard.tui.widgets.field import Field
 
 STAR = "★"
 
@@ -66,7 +66,7 @@ class BaseImageScreen(StepScreen):
     def refresh_from_draft(self) -> None:
         checkpoint = None
         if self.answer("model_dir") and self.answer("checkpoint"):
-            checkpoint = (self.wizard.project_root / self.answer("model_dir")
+            checkpoint = (self.session.project_root / self.answer("model_dir")
                           / self.answer("checkpoint"))
         if checkpoint != self._checkpoint or self.suggested is None:
             self._checkpoint = checkpoint
@@ -103,7 +103,7 @@ class BaseImageScreen(StepScreen):
                  else f"the nearest torch the engine runs on ({image.torch})")
         cuda = f"; CUDA {image.cuda} runs on NVIDIA drivers R525 and newer" if image.cuda else ""
         suggestion.update(Text.assemble(
-            (f"{STAR} {image.ref}", "bold"), f"\nwhy: {self.wizard.short(why)}; it has "
+            (f"{STAR} {image.ref}", "bold"), f"\nwhy: {self.session.short(why)}; it has "
             f"{match}{cuda}. ", (base_images.cpu_note(), "italic")))
         self._fill_table(self.query_one("#image-filter", Input).value)
         field = self.query_one("#field-base_image", Field)

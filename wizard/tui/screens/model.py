@@ -16,10 +16,10 @@ from textual.widgets import Checkbox, Label, Select, Static
 from textual.worker import Worker, WorkerState
 
 from wizard.errors import WizardError
-from wizard.screens.base import StepScreen
-from wizard.screens.stage import error_text
-from wizard.widgets.field import Field
-from wizard.widgets.toggles import Tick
+from wizard.tui.screens.base import StepScreen
+from wizard.tui.screens.stage import error_text
+from wizard.tui.widgets.field import Field
+from wizard.tui.widgets.toggles import Tick
 
 NOT_CHECKPOINTS = {".py", ".pyc", ".txt", ".md", ".json", ".toml", ".yaml", ".yml", ".cfg"}
 SHOWN_KEYS = 4
@@ -93,7 +93,7 @@ class ModelScreen(StepScreen):
         field = self.query_one("#field-model_dir", Field)
         if field.error() is not None or not self.answer("model_dir"):
             return None
-        return self.wizard.project_root / self.answer("model_dir")
+        return self.session.project_root / self.answer("model_dir")
 
     def _note(self, widget_id: str, text: str, *, error: bool = False) -> None:
         note = self.query_one(f"#{widget_id}", Static)
@@ -194,7 +194,7 @@ class ModelScreen(StepScreen):
                 if event.state == WorkerState.ERROR else worker.result
             if problem is not None:
                 self.classes = []
-                self._note("class-note", self.wizard.short(problem), error=True)
+                self._note("class-note", self.session.short(problem), error=True)
             else:
                 if model_dir != self._model_dir():
                     return
@@ -216,7 +216,7 @@ class ModelScreen(StepScreen):
             if key != self._check_key:
                 return
             self.check_result = result
-            self._note("checkpoint-note", self.wizard.short(info))
+            self._note("checkpoint-note", self.session.short(info))
             text = result.message
             if not result.ok:
                 if result.missing:
@@ -236,7 +236,7 @@ class ModelScreen(StepScreen):
 
     def _show_check(self, text: str, *, ok: bool) -> None:
         check = self.query_one("#model-check", Static)
-        check.update(("✓ " if ok else "✗ ") + self.wizard.short(text))
+        check.update(("✓ " if ok else "✗ ") + self.session.short(text))
         check.set_class(not ok, "-error")
         check.set_class(ok, "-ok")
 
@@ -258,7 +258,7 @@ class ModelScreen(StepScreen):
     def _class_changed(self, event: Select.Changed) -> None:
         if self._loading:
             return
-        self.wizard.set_answer("model_class", None if event.value is Select.NULL
+        self.session.set("model_class", None if event.value is Select.NULL
                                else event.value)
         self._note("class-note", "")
         self.set_status("")
@@ -268,7 +268,7 @@ class ModelScreen(StepScreen):
     def _checkpoint_changed(self, event: Select.Changed) -> None:
         if self._loading:
             return
-        self.wizard.set_answer("checkpoint", None if event.value is Select.NULL
+        self.session.set("checkpoint", None if event.value is Select.NULL
                                else event.value)
         self._note("checkpoint-note", "")
         self.set_status("")
@@ -278,7 +278,7 @@ class ModelScreen(StepScreen):
     def _trust_changed(self, event: Checkbox.Changed) -> None:
         if self._loading:
             return
-        self.wizard.set_answer("trust_checkpoint", event.value)
+        self.session.set("trust_checkpoint", event.value)
         self._start_check()
 
     def commit(self) -> bool:

@@ -20,8 +20,9 @@ from textual.widgets import Static
 from textual.worker import Worker, WorkerState
 
 from wizard.errors import WizardError
-from wizard.screens.base import StepScreen
-from wizard.widgets.log_view import LogView
+from wizard.events import Progress, StageFinished, StageWarning, describe_event
+from wizard.tui.screens.base import StepScreen
+from wizard.tui.widgets.log_view import LogView
 
 STAGE_GROUP = "pipeline"
 """Worker group of every pipeline stage: one stage runs at a time across all screens."""
@@ -29,6 +30,10 @@ STAGE_GROUP = "pipeline"
 
 class PipelineEvents(Message):
     """Events are waiting in the relay: drain them."""
+
+
+MARKS = {"title": "── ", "done": "✓ ", "skipped": "- ", "warning": "! ", "log": ""}
+"""How the log view marks each kind of event."""
 
 
 class EventRelay:
@@ -98,9 +103,7 @@ class StageScreen(StepScreen):
         if running is not None:
             self.set_status(f"✗ wait: {running} is still running", error=True)
             return False
-        self.wizard.relay.drain()
-        self.wizard.relay.target = self
-        self.wizard.running_label = label
+        self.wizard.stage_started(self, label)
         self.running = True
         self.last_error = None
         self.warnings = []
@@ -126,7 +129,6 @@ class StageScreen(StepScreen):
         if state not in (WorkerState.SUCCESS, WorkerState.ERROR, WorkerState.CANCELLED):
             return
         self.running = False
-        self.wizard.running_label = None
         self._events()  # whatever the thread emitted last
         if state == WorkerState.SUCCESS:
             self.stage_done(event.worker.result)
@@ -141,11 +143,7 @@ class StageScreen(StepScreen):
         not complete yet."""
         pipeline = self.wizard.pipeline()
         if pipeline is None:
-            from wizard.answers import first_invalid_step
-
-            errors = self.wizard.partial().errors
-            step = first_invalid_step(self.wizard.draft) or "model"
-            first = next(iter(errors.values()), "")
+            step, first = self.session.first_incomplete() or ("model", "")
             self.show_outcome(f"✗ the {step} step is not complete: {first}. Press ctrl+b to "
                               "go back, or fix it there.", error=True)
         return pipeline
@@ -154,24 +152,21 @@ class StageScreen(StepScreen):
 
     def handle_events(self, events: list[Any]) -> None:
         """Show pipeline events: runs of Log lines go to the log view in one write."""
-        from wizard import pipeline
-
         lines: list[str] = []
         for event in events:
-            if isinstance(event, pipeline.Log):
-                lines.append(self.wizard.short(event.line))
-            elif isinstance(event, pipeline.StageStarted):
-                lines.append(f"── {event.title}")
-            elif isinstance(event, pipeline.StageFinished):
-                self.summary = self.wizard.short(event.summary)
-                lines.append(f"✓ {event.stage}: {self.summary}")
-            elif isinstance(event, pipeline.StageSkipped):
-                lines.append(f"- {event.stage} skipped: {event.reason}")
-            elif isinstance(event, pipeline.Warning_):
-                lines.append(f"! {self.wizard.short(event.text)}")
-                self.warnings.append(self.wizard.short(event.text))
-            elif isinstance(event, pipeline.Progress):
+            described = describe_event(event)
+            if isinstance(event, Progress):
                 self.progress(event.done, event.total)
+                continue
+            if described.kind in ("log", "done", "warning"):
+                text = self.session.short(described.text)
+            else:
+                text = described.text
+            if isinstance(event, StageFinished):
+                self.summary = self.session.short(event.summary)
+            elif isinstance(event, StageWarning):
+                self.warnings.append(text)
+            lines.append(f"{MARKS[described.kind]}{text}")
         if lines:
             self.write_log(lines)
 

@@ -10,8 +10,8 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Button, Static
 
-from wizard.screens.stage import StageScreen, result_text
-from wizard.widgets.log_view import LogView
+from wizard.tui.screens.stage import StageScreen, result_text
+from wizard.tui.widgets.log_view import LogView
 
 
 class ImageSmokeScreen(StageScreen):
@@ -44,4 +44,4 @@ class ImageSmokeScreen(StageScreen):
 
     def stage_done(self, result: Any) -> None:
         self.result = result
-        self.show_outcome("✓ " + result_text(result, self.summary, self.wizard.short))
+        self.show_outcome("✓ " + result_text(result, self.summary, self.session.short))

@@ -11,11 +11,12 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Static
 
-from wizard.widgets.field import Field
-from wizard.widgets.step_bar import StepBar
+from wizard.tui.widgets.field import Field
+from wizard.tui.widgets.step_bar import StepBar
 
 if TYPE_CHECKING:
-    from wizard.app import WizardApp
+    from wizard.session import Session
+    from wizard.tui.app import WizardApp
 
 
 class StepBody(VerticalScroll, can_focus=False):
@@ -34,6 +35,11 @@ class StepScreen(Screen):
     @property
     def wizard(self) -> WizardApp:
         return cast("WizardApp", self.app)
+
+    @property
+    def session(self) -> Session:
+        """The core session: the draft answers, saving and the pipeline."""
+        return self.wizard.session
 
     def compose(self) -> ComposeResult:
         number, total = self.wizard.step_number(self.STEP)
@@ -79,11 +85,11 @@ class StepScreen(Screen):
     # -- answers fields ------------------------------------------------------------------
 
     def answer(self, name: str) -> Any:
-        return self.wizard.draft.get(name)
+        return self.session.draft.get(name)
 
     @on(Field.Changed)
     def _field_changed(self, event: Field.Changed) -> None:
-        self.wizard.set_answer(event.field.field_name, event.value)
+        self.session.set(event.field.field_name, event.value)
         self.set_status("")
         self.answer_changed(event.field.field_name)
 

@@ -15,7 +15,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Input, Label, Static
 
-from wizard.widgets.validation import REQUIRED, FieldValidator, text_value
+from wizard.tui.widgets.validation import REQUIRED, FieldValidator, text_value
 
 
 class Field(Vertical):

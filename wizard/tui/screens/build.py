@@ -11,8 +11,8 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.widgets import Button, Static
 
-from wizard.screens.stage import StageScreen
-from wizard.widgets.log_view import LogView
+from wizard.tui.screens.stage import StageScreen
+from wizard.tui.widgets.log_view import LogView
 
 
 class BuildScreen(StageScreen):
@@ -38,7 +38,7 @@ class BuildScreen(StageScreen):
         yield LogView(id="stage-log")
 
     def refresh_from_draft(self) -> None:
-        answers = self.wizard.answers()
+        answers = self.session.answers()
         target = self.query_one("#build-target", Static)
         if answers is None:
             self.ready_pipeline()
@@ -67,7 +67,7 @@ class BuildScreen(StageScreen):
 
     def action_cancel(self) -> None:
         if self.running:
-            self.wizard.cancel.set()
+            self.session.cancel.set()
             self.show_outcome("… cancelling the build")
 
     def _idle(self) -> None:
@@ -81,4 +81,4 @@ class BuildScreen(StageScreen):
 
     def stage_failed(self, message: str, error: BaseException | None) -> None:
         self._idle()
-        super().stage_failed(self.wizard.short(message), error)
+        super().stage_failed(self.session.short(message), error)

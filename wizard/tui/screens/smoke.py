@@ -12,9 +12,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import Button, ProgressBar, Static
 
-from wizard.screens.stage import StageScreen, result_text
-from wizard.widgets.field import Field
-from wizard.widgets.log_view import LogView
+from wizard.tui.screens.stage import StageScreen, result_text
+from wizard.tui.widgets.field import Field
+from wizard.tui.widgets.log_view import LogView
 
 
 def rate_line(done: int, total: int, elapsed: float) -> str:
@@ -79,4 +79,4 @@ class SmokeScreen(StageScreen):
     def stage_done(self, result: Any) -> None:
         self.result = result
         self.query_one("#smoke-rate", Static).update("")
-        self.show_outcome("✓ " + result_text(result, self.summary, self.wizard.short))
+        self.show_outcome("✓ " + result_text(result, self.summary, self.session.short))

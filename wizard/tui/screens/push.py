@@ -14,8 +14,8 @@ from textual.containers import Horizontal
 from textual.widgets import Button, Input, Label, Static
 
 from wizard.answers import TOKEN_ENV_VAR
-from wizard.screens.stage import StageScreen
-from wizard.widgets.log_view import LogView
+from wizard.tui.screens.stage import StageScreen
+from wizard.tui.widgets.log_view import LogView
 
 USERNAME_ENV_VAR = "SYNAPSE_USERNAME"
 
@@ -47,7 +47,7 @@ class PushScreen(StageScreen):
         yield LogView(id="stage-log")
 
     def refresh_from_draft(self) -> None:
-        answers = self.wizard.answers()
+        answers = self.session.answers()
         target = self.query_one("#push-target", Static)
         if answers is None:
             self.ready_pipeline()
@@ -86,6 +86,6 @@ class PushScreen(StageScreen):
         pipeline = self.wizard.pipeline()
         record = ""
         if pipeline is not None and pipeline.state.record is not None:
-            record = f"\nsubmission record: {self.wizard.show_path(pipeline.state.record)}"
-        reference = self.wizard.answers().image_reference() if self.wizard.answers() else ""
+            record = f"\nsubmission record: {self.session.show_path(pipeline.state.record)}"
+        reference = self.session.answers().image_reference() if self.session.answers() else ""
         self.show_outcome(f"✓ pushed {reference}\ndigest: {self.digest}{record}")

@@ -7,8 +7,8 @@ from textual.app import ComposeResult
 from textual.widgets import Static
 
 from wizard import validators
-from wizard.screens.base import StepScreen
-from wizard.widgets.field import Field
+from wizard.tui.screens.base import StepScreen
+from wizard.tui.widgets.field import Field
 
 
 class RegistryScreen(StepScreen):

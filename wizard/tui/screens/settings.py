@@ -7,10 +7,10 @@ from textual import on
 from textual.app import ComposeResult
 from textual.widgets import Checkbox, Label, RadioButton, RadioSet, Static
 
-from wizard.screens.base import StepScreen
-from wizard.widgets.field import Field
-from wizard.widgets.toggles import Choice, Tick
-from wizard.widgets.validation import number_value
+from wizard.tui.screens.base import StepScreen
+from wizard.tui.widgets.field import Field
+from wizard.tui.widgets.toggles import Choice, Tick
+from wizard.tui.widgets.validation import number_value
 
 MODES = (
     (0, "0  the model's own class ids, as they are (trained on ObjectNet ids)"),
@@ -76,14 +76,14 @@ class SettingsScreen(StepScreen):
     @on(Checkbox.Changed, "#softmax")
     def _softmax(self, event: Checkbox.Changed) -> None:
         if not self._loading:
-            self.wizard.set_answer("softmax", event.value)
+            self.session.set("softmax", event.value)
 
     @on(RadioSet.Changed, "#convert-mode")
     def _mode(self, event: RadioSet.Changed) -> None:
         if not self._loading:
-            self.wizard.set_answer("convert_outputs_mode", event.index)
+            self.session.set("convert_outputs_mode", event.index)
 
     @on(RadioSet.Changed, "#precision")
     def _precision(self, event: RadioSet.Changed) -> None:
         if not self._loading:
-            self.wizard.set_answer("precision", PRECISIONS[event.index][0])
+            self.session.set("precision", PRECISIONS[event.index][0])

@@ -13,8 +13,8 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Static
 from textual.worker import Worker, WorkerState
 
-from wizard.screens.base import StepScreen
-from wizard.screens.stage import error_text
+from wizard.tui.screens.base import StepScreen
+from wizard.tui.screens.stage import error_text
 
 CHECKING, OK, MISSING, ADVICE = "…", "✓", "✗", "!"
 
@@ -81,13 +81,13 @@ class EnvironmentScreen(StepScreen):
         yield Button("Check again (ctrl+r)", id="env-recheck", compact=True)
 
     def on_mount(self) -> None:
-        if self.wizard.load_problems:
+        if self.session.load_problems:
             self.set_status("✗ the answers file has problems: each is shown at its step",
                             error=True)
         self.action_recheck()
 
     def action_recheck(self) -> None:
-        root = self.wizard.project_root
+        root = self.session.project_root
         if (root / "engine" / "__main__.py").is_file():
             self._set("project", "Project folder", OK, "engine/ found: the image is built "
                       "from this folder")
@@ -111,7 +111,7 @@ class EnvironmentScreen(StepScreen):
     def _check_docker(self) -> tuple[bool, str]:
         """(reachable, what was found); an engine that is not there is a finding."""
         try:
-            client = self.wizard.docker_factory()
+            client = self.session.docker_factory()
         except Exception as error:
             return False, error_text(error)
         describe = getattr(client, "describe", None)

@@ -13,7 +13,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Static, TabbedContent, TabPane
 
-from wizard.screens.stage import StageScreen
+from wizard.tui.screens.stage import StageScreen
 
 
 def highlighted(text: str, lexer: str) -> Syntax:
@@ -83,35 +83,35 @@ class ReviewScreen(StageScreen):
 
         pipeline = self.wizard.pipeline()
         self.rendered_for = result
-        root = self.wizard.project_root
+        root = self.session.project_root
         self.dockerfile_text = (root / "Dockerfile").read_text(encoding="utf-8")
         self.query_one("#dockerfile", Static).update(highlighted(self.dockerfile_text, "docker"))
         self.answers_text = dumps_answers(result)
         self.query_one("#answers-toml", Static).update(highlighted(self.answers_text, "toml"))
-        answers_name = self.wizard.show_path(self.wizard.answers_path)
-        if not self.wizard.unsaved and self.wizard.answers_path.exists():
+        answers_name = self.session.show_path(self.session.answers_path)
+        if self.session.up_to_date:
             # Rewriting an unchanged file would only drop the user's comments.
             saved = f"{answers_name} is up to date"
-        elif self.wizard.may_overwrite or not self.wizard.answers_path.exists():
+        elif self.session.may_save:
             try:
-                saved = self.wizard.save()
+                saved = self.session.save()
             except OSError as error:
                 saved = f"✗ {answers_name} not saved: {error.strerror}"
         else:
             saved = f"{answers_name} not saved (it was not opened here): ctrl+s saves it"
-        written = ", ".join(self.wizard.show_path(p) for p in pipeline.state.rendered) \
+        written = ", ".join(self.session.show_path(p) for p in pipeline.state.rendered) \
             if pipeline else "Dockerfile"
         self.show_outcome(f"✓ wrote {written}; {saved}")
         self.warnings = list(pipeline.state.warnings) if pipeline else []
         notes = self.query_one("#review-warnings", Static)
-        notes.update("\n".join(f"! {self.wizard.short(w)}" for w in self.warnings))
+        notes.update("\n".join(f"! {self.session.short(w)}" for w in self.warnings))
         notes.set_class(bool(self.warnings), "-warning")
         notes.display = bool(self.warnings)
 
     def stage_failed(self, message: str, error: BaseException | None) -> None:
         self.rendered_for = None
-        self.show_outcome(f"✗ {self.wizard.short(message)}", error=True)
+        self.show_outcome(f"✗ {self.session.short(message)}", error=True)
         from wizard.errors import RenderError
 
-        exists = (self.wizard.project_root / "Dockerfile").exists()
+        exists = (self.session.project_root / "Dockerfile").exists()
         self.query_one("#review-actions").display = isinstance(error, RenderError) and exists

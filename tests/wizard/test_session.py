@@ -1,0 +1,97 @@
+"""The core session the TUI drives, tested without Textual: opening an answers file as a draft,
+the one overwrite policy, the step to open at, display paths and the pipeline's lifetime."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from projects import make_project, tiny_answers
+
+from wizard.answers import load_answers, save_answers
+from wizard.session import Session, defaults
+
+
+def test_a_new_project_starts_from_the_defaults_and_may_save(tmp_path: Path) -> None:
+    session = Session.open(None, tmp_path)
+    assert session.draft == defaults()
+    assert session.answers_path == tmp_path.resolve() / "answers.toml"
+    assert not session.opened and session.may_save and not session.unsaved
+    assert session.answers() is None
+    step, error = session.first_incomplete()
+    assert step == "model" and error
+
+
+def test_an_answers_file_not_named_is_not_replaced_without_asking(tmp_path: Path) -> None:
+    (tmp_path / "answers.toml").write_text("# the user's own notes\n")
+    session = Session.open(None, tmp_path)
+    assert not session.opened and not session.may_save
+
+
+def test_an_invalid_file_prefills_what_it_has_and_may_be_replaced(tmp_path: Path) -> None:
+    path = tmp_path / "answers.toml"
+    path.write_text('model_class = "tiny"\nbatch_size = -3\n')
+    session = Session.open(path, tmp_path)
+    assert session.opened and session.load_problems
+    assert session.draft["model_class"] == "tiny" and session.draft["batch_size"] == -3
+    assert session.may_save  # it was read, so saving the fixed answers over it is expected
+
+
+def test_a_file_that_is_not_toml_is_never_overwritten_silently(tmp_path: Path) -> None:
+    path = tmp_path / "answers.toml"
+    path.write_text("this is not [toml\n")
+    session = Session.open(path, tmp_path)
+    assert session.load_problems and session.draft == defaults()
+    assert not session.may_save
+
+
+def test_set_save_and_up_to_date(tmp_path: Path) -> None:
+    path = tmp_path / "answers.toml"
+    session = Session.open(path, tmp_path)
+    assert not session.up_to_date  # no file yet
+    for name, value in tiny_answers().model_dump(exclude_none=True).items():
+        session.set(name, value)
+    assert session.unsaved
+    assert session.save() == "saved answers.toml"
+    assert not session.unsaved and session.up_to_date
+    assert load_answers(path) == session.answers() == tiny_answers()
+    session.set("tag", None)  # an emptied field leaves the draft
+    assert "tag" not in session.draft and session.unsaved and not session.up_to_date
+
+
+def test_complete_answers_open_at_review_or_at_a_missing_checkpoint(tmp_path: Path) -> None:
+    project = make_project(tmp_path / "project")
+    save_answers(tiny_answers(), project / "answers.toml")
+    assert Session.open(project / "answers.toml", project).first_step_to_fix() == "review"
+    (project / "model" / "tiny.pth").unlink()
+    assert Session.open(project / "answers.toml", project).first_step_to_fix() == "model"
+    text = (project / "answers.toml").read_text().replace('tag = "v1"', 'tag = "not a tag!"')
+    (project / "answers.toml").write_text(text)
+    assert Session.open(project / "answers.toml", project).first_step_to_fix() == "registry"
+
+
+def test_paths_are_shown_relative_to_the_project(tmp_path: Path) -> None:
+    session = Session.open(None, tmp_path)
+    root = tmp_path.resolve()
+    assert session.show_path(root / "model" / "tiny.pth") == str(Path("model", "tiny.pth"))
+    assert session.show_path(Path("/elsewhere/x")) == "/elsewhere/x"
+    assert session.short(f"cannot read {root}/model/tiny.pth in {root}") == \
+        "cannot read model/tiny.pth in ."
+
+
+def test_the_pipeline_follows_the_answers(tmp_path: Path) -> None:
+    session = Session.open(None, tmp_path)
+    assert session.pipeline() is None  # incomplete answers have no pipeline
+    for name, value in tiny_answers().model_dump(exclude_none=True).items():
+        session.set(name, value)
+    events: list[object] = []
+    session.on_event = events.append
+    first = session.pipeline()
+    assert first is not None and first.answers == tiny_answers()
+    assert session.pipeline() is first  # same answers, same run state
+    session.set("tag", "v2")
+    assert session.pipeline(keep=True) is first  # a running stage keeps its pipeline
+    second = session.pipeline()
+    assert second is not first and second.answers.tag == "v2"
+    assert second.cancel is session.cancel
+    second.emit("hello")
+    assert events == ["hello"]

@@ -1,0 +1,218 @@
+"""One wizard session: the draft answers the user is filling in, where they are saved and when
+that may replace a file, how paths are shown, and the pipeline for the answers once complete.
+
+The TUI holds one Session and its screens read and write it; nothing here knows about Textual,
+so the session's rules are tested with plain pytest. Docker, Jinja2 and torch load only when a
+pipeline stage needs them (wizard.pipeline is imported on first use).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from wizard.answers import (
+    FIELDS,
+    Answers,
+    AnswersError,
+    PartialAnswers,
+    first_invalid_step,
+    load_answers,
+    save_answers,
+    validate_partial,
+)
+
+if TYPE_CHECKING:
+    from wizard.pipeline import Pipeline
+
+DockerFactory = Callable[[], Any]
+EventSink = Callable[[Any], None]
+
+SCREEN_OF_STEP = {
+    "model": "model",
+    "base image": "base_image",
+    "settings": "settings",
+    "smoke test": "smoke",
+    "registry": "registry",
+}
+"""answers.STEPS names to the wizard step (screen key) that asks for those fields."""
+
+
+def _default_docker() -> Any:
+    from wizard import docker_ops
+
+    return docker_ops.connect()
+
+
+def read_draft(path: Path) -> tuple[dict[str, Any], list[str]]:
+    """The answers in `path` as a draft, and the file's problems (one line each). A file
+    with invalid values still prefills every setting it has, so the wizard can show each
+    problem at its step; a file that is not TOML prefills nothing."""
+    try:
+        answers = load_answers(path)
+    except AnswersError as error:
+        problems = error.lines
+    else:
+        return answers.model_dump(exclude_none=True), []
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return {}, problems
+    return {key: value for key, value in data.items() if key in FIELDS}, problems
+
+
+def defaults() -> dict[str, Any]:
+    """Every optional setting with a value as its default, so a saved file spells it out."""
+    values = {}
+    for name, field in Answers.model_fields.items():
+        if not field.is_required() and field.get_default() is not None:
+            values[name] = field.get_default()
+    return values
+
+
+class Session:
+    """The draft answers of one project folder and what the wizard does with them. Build it
+    with Session.open(); the TUI (or a test) drives it."""
+
+    def __init__(self, *, project_root: Path, answers_path: Path, draft: dict[str, Any],
+                 docker: DockerFactory | None = None, load_problems: list[str] | None = None,
+                 may_overwrite: bool = True, opened: bool = False) -> None:
+        self.project_root = project_root
+        self.answers_path = answers_path
+        self.draft = draft
+        self.docker_factory: DockerFactory = docker or _default_docker
+        self.load_problems = list(load_problems or [])
+        self.opened = opened
+        """Whether the draft was read from an existing answers file."""
+        self.may_overwrite = may_overwrite
+        """Whether saving may replace answers_path: it was opened (and read) by this session,
+        or saved by it; False for a file that exists but could not be read at all."""
+        self.on_event: EventSink | None = None
+        """Where the pipeline's events go (the TUI's relay); set before the first stage."""
+        self.cancel = threading.Event()
+        self._saved_draft = dict(draft)
+        self._pipeline: Pipeline | None = None
+
+    @classmethod
+    def open(cls, answers_path: Path | None = None, project_root: Path | None = None, *,
+             docker: DockerFactory | None = None) -> Session:
+        """The session for a project folder. `answers_path` (default: answers.toml in the
+        project folder) is read when it exists, its settings prefilling the draft over the
+        defaults even when some are invalid."""
+        root = Path(project_root if project_root is not None else Path.cwd()).resolve()
+        draft = defaults()
+        problems: list[str] = []
+        may_overwrite, opened = True, False
+        if answers_path is not None:
+            answers_path = Path(answers_path).resolve()
+            if answers_path.exists():
+                opened = True
+                loaded, problems = read_draft(answers_path)
+                draft.update(loaded)
+                may_overwrite = not problems or bool(loaded)
+        else:
+            answers_path = root / "answers.toml"
+            may_overwrite = not answers_path.exists()
+        return cls(project_root=root, answers_path=answers_path, draft=draft, docker=docker,
+                   load_problems=problems, may_overwrite=may_overwrite, opened=opened)
+
+    # -- answers -------------------------------------------------------------------------
+
+    def set(self, name: str, value: Any) -> None:
+        """Set one answer; None removes it (the field is empty)."""
+        if value is None:
+            self.draft.pop(name, None)
+        else:
+            self.draft[name] = value
+
+    def partial(self) -> PartialAnswers:
+        return validate_partial(self.draft)
+
+    def answers(self) -> Answers | None:
+        """The complete answers, or None while a field is missing or invalid."""
+        partial = self.partial()
+        return None if partial.errors else Answers.model_validate(partial.values)
+
+    def first_incomplete(self) -> tuple[str, str] | None:
+        """The first answers step that is not valid yet and its first error, or None."""
+        step = first_invalid_step(self.draft)
+        if step is None:
+            return None
+        return step, next(iter(self.partial().errors.values()), "")
+
+    def first_step_to_fix(self) -> str:
+        """The wizard step to open at: the first that is not valid yet; complete answers
+        whose checkpoint file is missing open at the model step, where that is shown."""
+        step = first_invalid_step(self.draft)
+        if step is not None:
+            return SCREEN_OF_STEP[step]
+        answers = Answers.model_validate(validate_partial(self.draft).values)
+        if not answers.checkpoint_path(self.project_root).is_file():
+            return "model"
+        return "review"
+
+    # -- saving --------------------------------------------------------------------------
+
+    @property
+    def unsaved(self) -> bool:
+        """Whether the answers changed since they were opened or last saved."""
+        return self.draft != self._saved_draft
+
+    @property
+    def up_to_date(self) -> bool:
+        """Whether the answers file already holds these answers (rewriting it would only
+        drop the user's comments)."""
+        return not self.unsaved and self.answers_path.exists()
+
+    @property
+    def may_save(self) -> bool:
+        """The one overwrite policy: saving may write the answers file when it does not
+        exist, or when this session opened or saved it; otherwise ask the user first."""
+        return self.may_overwrite or not self.answers_path.exists()
+
+    def save(self) -> str:
+        """Write the draft to the answers file; returns what to tell the user."""
+        # Complete answers are written cleaned (e.g. SYN123 as syn123), exactly as the
+        # non-interactive mode reads them; a draft is written as typed.
+        save_answers(self.answers() or self.draft, self.answers_path)
+        self.may_overwrite = True
+        self._saved_draft = dict(self.draft)
+        return f"saved {self.show_path(self.answers_path)}"
+
+    # -- display -------------------------------------------------------------------------
+
+    def show_path(self, path: Path) -> str:
+        """A path as the wizard shows it: relative to the project folder when inside it
+        (short, and the same on every machine)."""
+        try:
+            return str(Path(path).resolve().relative_to(self.project_root.resolve()))
+        except ValueError:
+            return str(path)
+
+    def short(self, text: str) -> str:
+        """A message with the project folder's path taken out of the paths it names."""
+        root = str(self.project_root)
+        return text.replace(root + os.sep, "").replace(root, ".")
+
+    # -- pipeline ------------------------------------------------------------------------
+
+    def pipeline(self, *, keep: bool = False) -> Pipeline | None:
+        """The pipeline for the current answers (a new one when they changed, so results of
+        stages run with other answers are never reused; `keep` keeps the current one while a
+        stage of it is running), or None while the answers are incomplete."""
+        answers = self.answers()
+        if answers is None:
+            return None
+        if self._pipeline is not None and (self._pipeline.answers == answers or keep):
+            return self._pipeline
+        from wizard.pipeline import Pipeline
+
+        self.cancel = threading.Event()
+        self._pipeline = Pipeline(answers, self.project_root, answers_path=self.answers_path,
+                                  on_event=self.on_event, docker=self.docker_factory,
+                                  cancel=self.cancel)
+        return self._pipeline
