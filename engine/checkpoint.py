@@ -15,7 +15,7 @@ import re
 import struct
 from collections import OrderedDict
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Tuple
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -39,18 +39,23 @@ def describe_format(path: Path) -> str:
     return checkpoint_format.LEGACY if kind == checkpoint_format.UNKNOWN else kind
 
 
-def load_into(model: nn.Module, path: Path, trust: bool = False) -> nn.Module:
+def load_into(model: nn.Module, path: Path, trust: bool = False,
+              log: Optional[Callable[[str], None]] = None) -> nn.Module:
     """The model with the checkpoint's weights; a TorchScript or trusted pickled model
-    replaces `model` entirely."""
+    replaces `model` entirely. A state_dict whose keys all differ from the model's by one
+    prefix (saved from a wrapper) is loaded with the prefix changed, and `log` is told."""
     loaded = read(path, trust)
     if isinstance(loaded, nn.Module):
         return loaded
-    return copy_into(model, loaded, path)
+    return copy_into(model, loaded, path, log)
 
 
-def copy_into(model: nn.Module, state: Mapping[str, torch.Tensor], path: Path) -> nn.Module:
-    """`model` with `state` copied over its weights, after checking that every key fits."""
-    check_fits(model, state, path)
+def copy_into(model: nn.Module, state: Mapping[str, torch.Tensor], path: Path,
+              log: Optional[Callable[[str], None]] = None) -> nn.Module:
+    """`model` with `state` copied over its weights, its keys fitted first (fit())."""
+    state, note = fit(model, state, path)
+    if note and log is not None:
+        log("checkpoint %s: %s" % (path.name, note))
     model.load_state_dict(state, strict=True)
     return model
 
@@ -191,10 +196,96 @@ def mismatch(model: nn.Module, state: Mapping[str, torch.Tensor]) -> Tuple[List[
     return missing, unexpected, shapes
 
 
-def check_fits(model: nn.Module, state: Mapping[str, torch.Tensor], path: Path) -> None:
+def _prefix_candidates(missing: List[str], unexpected: List[str]) -> List[Tuple[str, str]]:
+    """("remove" | "add", prefix) pairs that map the first unexpected key onto a missing one;
+    a prefix always ends at a dot, so "net." can never be confused with "network"."""
+    first = unexpected[0]
+    found = []
+    for key in missing:
+        if first.endswith("." + key):
+            found.append(("remove", first[:len(first) - len(key)]))
+        if key.endswith("." + first):
+            found.append(("add", key[:len(key) - len(first)]))
+    return found
+
+
+def _renamed(key: str, change: Tuple[str, str]) -> Optional[str]:
+    how, prefix = change
+    if how == "add":
+        return prefix + key
+    return key[len(prefix):] if key.startswith(prefix) else None
+
+
+def _maps_onto(change: Tuple[str, str], missing: List[str], unexpected: List[str]) -> int:
+    """How many unexpected keys the change maps onto distinct missing keys."""
+    targets = set(missing)
+    hit = set()
+    for key in unexpected:
+        new = _renamed(key, change)
+        if new is not None and new in targets:
+            hit.add(new)
+    return len(hit)
+
+
+def _describe(change: Tuple[str, str]) -> str:
+    how, prefix = change
+    return "%s the prefix %r %s every key" % (
+        "removed" if how == "remove" else "added", prefix, "from" if how == "remove" else "to")
+
+
+def fit(model: nn.Module, state: Mapping[str, torch.Tensor],
+        path: Path) -> Tuple["OrderedDict[str, torch.Tensor]", Optional[str]]:
+    """The state_dict as the model expects it, and a note when a prefix was changed.
+
+    Loaded as is when the keys match. When the missing and unexpected keys differ by one
+    consistent prefix (added or removed, e.g. "net." from a wrapper), every key maps one to
+    one and every shape matches, the keys are renamed. Anything else raises CheckpointError
+    naming the keys and the pattern found."""
     missing, unexpected, shapes = mismatch(model, state)
     if not (missing or unexpected or shapes):
-        return
+        return OrderedDict(state), None
+    if missing and unexpected and len(missing) == len(unexpected) and not shapes:
+        changes = [c for c in _prefix_candidates(missing, unexpected)
+                   if _maps_onto(c, missing, unexpected) == len(unexpected)]
+        if len(changes) == 1:
+            change = changes[0]
+            moved = set(unexpected)
+            renamed = OrderedDict(
+                (_renamed(k, change) if k in moved else k, v) for k, v in state.items())
+            still = mismatch(model, renamed)
+            if not any(still):
+                return renamed, _describe(change)
+            missing, unexpected, shapes = still
+            raise _refusal(model, path, missing, unexpected, shapes,
+                           "after the change (%s) some shapes differ" % _describe(change))
+        if len(changes) > 1:
+            raise _refusal(model, path, missing, unexpected, shapes,
+                           "the keys fit in more than one way (%s), so none was chosen"
+                           % " or ".join(_describe(c) for c in changes))
+    raise _refusal(model, path, missing, unexpected, shapes, _pattern(missing, unexpected))
+
+
+def _pattern(missing: List[str], unexpected: List[str]) -> str:
+    """What the key difference looks like when no single prefix explains it."""
+    if not (missing and unexpected):
+        return ""
+    best = None
+    for change in _prefix_candidates(missing, unexpected):
+        count = _maps_onto(change, missing, unexpected)
+        if best is None or count > best[1]:
+            best = (change, count)
+    if best is None:
+        heads = sorted({k.split(".", 1)[0] + "." for k in unexpected})
+        return "the unexpected keys start with %s" % _listing(heads, 3)
+    change, count = best
+    how, prefix = change
+    return ("%s the prefix %r maps %d of the %d unexpected keys onto missing ones; %d missing "
+            "keys are left over" % ("removing" if how == "remove" else "adding", prefix, count,
+                                    len(unexpected), len(missing) - count))
+
+
+def _refusal(model: nn.Module, path: Path, missing: List[str], unexpected: List[str],
+             shapes: List[str], pattern: str) -> CheckpointError:
     parts = []
     if missing:
         parts.append("%d missing (%s)" % (len(missing), _listing(missing)))
@@ -203,10 +294,10 @@ def check_fits(model: nn.Module, state: Mapping[str, torch.Tensor], path: Path) 
     if shapes:
         parts.append("%d with another shape (checkpoint vs model: %s)"
                      % (len(shapes), _listing(shapes, 2)))
-    raise CheckpointError(
-        "checkpoint %s does not fit model class %s: keys %s. Pick the class the checkpoint was "
+    return CheckpointError(
+        "checkpoint %s does not fit model class %s: keys %s%s. Pick the class the checkpoint was "
         "trained with, or re-export the checkpoint"
-        % (path, type(model).__name__, "; ".join(parts)))
+        % (path, type(model).__name__, "; ".join(parts), "; " + pattern if pattern else ""))
 
 
 _SAFETENSORS_DTYPES = {

@@ -137,6 +137,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "whole checkpoint before copying it in, as the demo did (slower start, "
                         "twice the memory; by default torch 2.1+ skips the initialisation "
                         "where the model class allows it)")
+    parser.add_argument("--score", action="store_true",
+                        help="when the images carry labels (ObjectNet's class folders "
+                        "images/<folder>/<file>.png, or an answers.json at the top of "
+                        "images-dir), also report top-1 and top-5 of conversions 1 and 2 (or 0 "
+                        "for a model with ObjectNet outputs) from the same forward pass, and "
+                        "which scores better; predictions.csv holds --convert_outputs_mode")
     parser.add_argument("--compare-precision", action="store_true",
                         help="instead of predicting, run a sample of the images in fp32 and "
                         "with the chosen --precision/--compile, print how often their top-1 "
@@ -170,6 +176,7 @@ def _config(args: argparse.Namespace) -> Config:
         precision=args.precision,
         compile=args.compile,
         fast_load=not args.plain_load,
+        score=args.score,
         max_image_bytes=args.max_image_mb * MB,
     )
 

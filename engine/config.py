@@ -47,6 +47,9 @@ class Config:
     fast_load: bool = True
     """Build the model without its random initialisation and map the checkpoint into memory
     (torch 2.1+; engine.weights). False = the demo's way: build, initialise, read, copy."""
+    score: bool = False
+    """When the images carry labels (ObjectNet class folders, or answers.json at the top of the
+    images folder), also count top-1/top-5 of every conversion from the same forward pass."""
     max_image_bytes: int = MAX_IMAGE_MB * MB
     """Images larger than this get a -1 row unread (--max-image-mb)."""
     fastpath: bool = True

@@ -95,7 +95,8 @@ def build_model(model_dir: Path, class_name: str) -> nn.Module:
         model = factory()
     except USER_ERRORS as error:
         raise ModelError(
-            "%s() from %s failed: %s" % (class_name, path, _where(error, path))
+            "%s() from %s failed: %s%s" % (class_name, path, _where(error, path),
+                                           _needs_arguments(factory, class_name))
         ) from error
     if not isinstance(model, nn.Module):
         raise ModelError(
@@ -103,6 +104,26 @@ def build_model(model_dir: Path, class_name: str) -> nn.Module:
             % (class_name, path, type(model).__name__)
         )
     return model
+
+
+def _needs_arguments(factory: Any, class_name: str) -> str:
+    """A hint when the class cannot be built with no arguments, as the demo's API builds it."""
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):
+        return ""
+    required = [p.name for p in signature.parameters.values()
+                if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY,
+                                                       p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    own = getattr(factory, "__module__", "") == "model_description"
+    if not required and own:
+        return ""
+    where = "" if own else " (it is imported from %s, not defined in %s)" % (
+        getattr(factory, "__module__", "a library"), MODEL_FILE)
+    args = ", ".join("%s=..." % name for name in required) or "..."
+    return (". The engine builds the class with no arguments%s: add a wrapper to %s, e.g. "
+            "class my_model(%s): def __init__(self): super().__init__(%s)"
+            % (where, MODEL_FILE, class_name, args))
 
 
 def load_transform(model_dir: Path) -> Callable[[Any], Any]:

@@ -25,6 +25,7 @@ from engine.devices import (
 from engine.errors import ModelError, ModelRunError
 from engine.fastpath import Normaliser
 from engine.plugin import MODEL_FILE
+from engine.scores import Tally
 from engine.usercode import describe_failure
 
 # Batches each loader worker keeps ready. Two is torch's default and enough: with several
@@ -75,6 +76,8 @@ class Predictor:
         self.placement = placement
         self.channels_last = channels_last
         self.normaliser = normaliser
+        self.tally: Optional[Tally] = None
+        """Set by run() for --score: counts hits of every conversion from the same scores."""
         self.dtype = DTYPES[config.precision]
         self.chunk = forward_chunk(placement, channels_last) or config.batch_size * max(
             placement.gpus, 1)
@@ -148,11 +151,14 @@ class Predictor:
         ids, confidences, _ = self.rows_tensors(images)
         return ids, confidences
 
-    def rows_tensors(self, images: torch.Tensor
+    def rows_tensors(self, images: torch.Tensor, indices: Optional[torch.Tensor] = None
                      ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(ids, confidences, whether each image's scores are all finite), on the device."""
+        """(ids, confidences, whether each image's scores are all finite), on the device.
+        With `indices` (the images' places in the run) and a tally, also counts hits."""
         with compat.inference_context():
             scores = self.scores(images)
+            if self.tally is not None and indices is not None:
+                self.tally.add(indices, scores)
             ids, confidences = mapping.convert_top5(scores, self.config.convert_outputs_mode)
             return ids, confidences, torch.isfinite(scores).all(dim=1)
 
@@ -281,7 +287,7 @@ def _launch(predictor: Predictor, gathered: List[Tuple[torch.Tensor, Optional[to
         return torch.empty(0, dtype=torch.long), None, failures
     indices = torch.cat([i for i, _ in parts]) if len(parts) > 1 else parts[0][0]
     images = torch.cat([x for _, x in parts]) if len(parts) > 1 else parts[0][1]
-    return indices, predictor.rows_tensors(images), failures
+    return indices, predictor.rows_tensors(images, indices), failures
 
 
 def _rows(pending: Pending, timing: Timing) -> List[Row]:

@@ -101,6 +101,8 @@ def summary_lines(summary: "Summary") -> list:
         % (summary.model_s, summary.wait_s, summary.decode_s, summary.workers,
            summary.startup_s),
     ]
+    if summary.scores is not None:
+        lines.extend(summary.scores.lines())
     for name, reason in summary.unreadable[:SHOWN_UNREADABLE]:
         lines.append("unreadable: %s: %s" % (name, reason))
     if len(summary.unreadable) > SHOWN_UNREADABLE:

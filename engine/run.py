@@ -17,6 +17,7 @@ from engine.config import Config
 from engine.dataset import ImageDataset
 from engine.errors import ConfigError, EngineError, ModelError, OutputError
 from engine.images import find_images
+from engine.labels import ANSWERS_BESIDE_IMAGES, LabelsError, find_labels
 from engine.predict import Predictor, Timing, model_outputs, predict
 from engine.predictions import (
     UNREADABLE_CONFIDENCES,
@@ -24,6 +25,7 @@ from engine.predictions import (
     AtomicWriter,
     format_row,
 )
+from engine.scores import UNLABELLED, Scores, Tally, merge_counts
 from engine.usercode import USER_ERRORS, describe_failure
 
 ProgressCallback = Callable[[int, int], None]
@@ -48,6 +50,8 @@ class Summary:
     model_s: float
     workers: int
     device: str
+    scores: Optional[Scores] = None
+    """Top-1/top-5 of each conversion, for a --score run on labelled images."""
 
     @property
     def img_per_s(self) -> float:
@@ -202,6 +206,7 @@ def run(config: Config, on_progress: Optional[ProgressCallback] = None,
 def _run(config: Config, shard: distributed.Shard, started: float,
          on_progress: Optional[ProgressCallback], say: LogCallback) -> Summary:
     paths = find_images(config.images_dir)
+    tally = make_tally(config, paths, say) if config.score else None
     placement = devices.place(config, shard.local_rank if shard.active else None)
     devices.check_precision(config, placement)
     threads = devices.set_cpu_threads()
@@ -233,6 +238,9 @@ def _run(config: Config, shard: distributed.Shard, started: float,
     try:
         distributed.check_same_images(shard, [p.name for p in paths])
         mine = paths[shard.rank::shard.world]
+        if tally is not None:
+            tally.labels = tally.labels[shard.rank::shard.world]
+            predictor.tally = tally
         workers = devices.loader_workers(config, len(mine))
         say(threads)
         if warning is not None:
@@ -249,8 +257,11 @@ def _run(config: Config, shard: distributed.Shard, started: float,
                      len(paths) if not shard.active else len(mine), on_progress, say)
         _deliver(rows, config.output_file, paths, shard)
         unreadable = [(mine[i].name, reason) for i, reason in timing.unreadable]
+        counts = tally.counts() if tally is not None else None
         if shard.active:
             unreadable = sorted(u for part in distributed.gather(shard, unreadable) for u in part)
+            if counts is not None:
+                counts = merge_counts(distributed.gather(shard, counts))
             distributed.barrier(shard)
     finally:
         distributed.stop(shard)
@@ -259,7 +270,27 @@ def _run(config: Config, shard: distributed.Shard, started: float,
         wall_s=time.perf_counter() - started, startup_s=startup, decode_s=timing.decode_s,
         wait_s=timing.wait_s, model_s=timing.model_s, workers=workers,
         device=_device_name(placement),
+        scores=tally.scores(counts) if tally is not None and counts is not None else None,
     )
+
+
+def make_tally(config: Config, paths: List[Path], say: LogCallback) -> Optional[Tally]:
+    """The hit counters for --score, or None (said once) when the images carry no labels."""
+    try:
+        labels = find_labels(config.images_dir)
+    except LabelsError as error:
+        raise ConfigError("--score: %s" % error) from None
+    if labels is None:
+        say("--score: the images carry no labels (no ObjectNet class folders, no %s in %s), "
+            "so no accuracy is reported" % (ANSWERS_BESIDE_IMAGES, config.images_dir))
+        return None
+    source = ("%s" % (config.images_dir / ANSWERS_BESIDE_IMAGES)
+              if (config.images_dir / ANSWERS_BESIDE_IMAGES).is_file()
+              else "ObjectNet class folders")
+    tally = Tally([labels.get(path.name, UNLABELLED) for path in paths], source,
+                  config.convert_outputs_mode)
+    tally.total = len(labels)
+    return tally
 
 
 def _deliver(rows: Iterator[Row], target: Path, paths: List[Path],

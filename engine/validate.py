@@ -1,10 +1,12 @@
 """Check a predictions.csv the way the ObjectNet challenge scorer does, and score it.
 
-Usage: ``python -m engine.validate PREDICTIONS [--answers ANSWERS.json]``
+Usage: ``python -m engine.validate PREDICTIONS [--answers ANSWERS.json | --images-dir DIR]``
 
 Prints the scorer's JSON (keys prediction_file_status, prediction_file_errors, accuracy,
 top5_accuracy, images_scored, total_images) and exits 0 when VALIDATED, 1 when INVALID, 2 when
-a file cannot be used at all. ANSWERS.json maps image file name to ObjectNet id.
+a file cannot be used at all. ANSWERS.json maps image file name to ObjectNet id. DIR is
+ObjectNet's own layout (``objectnet-1.0/images/<folder>/<file>.png``): the folder each image
+sits in is its answer (see engine/labels.py), so no answers file is needed.
 
 Rules shared with the demo's validate_and_score.py, so a file passing here passes there:
 no header; the first field is the image name (a leading directory is ignored); a name missing
@@ -31,6 +33,7 @@ import os
 import sys
 from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
+from .labels import answers_from_folders
 from .mapping import NO_CLASS, NUM_OBJECTNET_CLASSES, TOP_K
 
 FIELDS_PER_ROW = 1 + 2 * TOP_K
@@ -252,11 +255,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         description="Check a predictions.csv as the ObjectNet challenge scorer does; with "
                     "answers, also score it (accuracies in percent).")
     parser.add_argument("predictions", metavar="PREDICTIONS", help="the predictions CSV to check")
-    parser.add_argument("--answers", "-a", metavar="ANSWERS.json",
-                        help="JSON object mapping image file name to ObjectNet id")
+    truth = parser.add_mutually_exclusive_group()
+    truth.add_argument("--answers", "-a", metavar="ANSWERS.json",
+                       help="JSON object mapping image file name to ObjectNet id")
+    truth.add_argument("--images-dir", metavar="DIR",
+                       help="ObjectNet's images folder (DIR/<class folder>/<file>.png): score "
+                       "against the folder each image sits in")
     args = parser.parse_args(argv)
     try:
-        result = validate_file(args.predictions, args.answers)
+        answers: Optional[AnswersSource] = args.answers
+        if args.images_dir is not None:
+            answers = answers_from_folders(args.images_dir)
+        result = validate_file(args.predictions, answers)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -36,7 +36,8 @@ def load_model(config: Config, log: Optional[LogCallback] = None,
     say = log or (lambda line: None)
     if not (config.fast_load and compat.HAS_META_INIT):
         model = plugin.build_model(config.model_dir, config.model_class)
-        return checkpoint.load_into(model, config.checkpoint, trust=config.trust_checkpoint)
+        return checkpoint.load_into(model, config.checkpoint, trust=config.trust_checkpoint,
+                                    log=say)
     skeleton = _build_on_meta(config)
     # Without a skeleton, the plain build comes first: a class that is missing or fails for
     # real is reported as such, before the checkpoint is read.
@@ -47,7 +48,9 @@ def load_model(config: Config, log: Optional[LogCallback] = None,
     if skeleton is None:
         reason = "its __init__ fails without real weight values"
     else:
-        checkpoint.check_fits(skeleton, loaded, config.checkpoint)
+        loaded, note = checkpoint.fit(skeleton, loaded, config.checkpoint)
+        if note:
+            say("checkpoint %s: %s" % (config.checkpoint.name, note))
         reason = needs_real_init(skeleton, loaded)
         if reason is None and check is not None and check(skeleton):
             reason = needs_real_init(skeleton, loaded)
@@ -59,7 +62,7 @@ def load_model(config: Config, log: Optional[LogCallback] = None,
         "start-up, same predictions)" % (config.model_class, reason))
     if model is None:
         model = plugin.build_model(config.model_dir, config.model_class)
-    return checkpoint.copy_into(model, loaded, config.checkpoint)
+    return checkpoint.copy_into(model, loaded, config.checkpoint, say)
 
 
 def _build_on_meta(config: Config) -> Optional[nn.Module]:

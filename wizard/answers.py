@@ -78,6 +78,20 @@ def _folder(value: str) -> str:
     return text
 
 
+def _file_pattern(value: str) -> str:
+    text = value.strip()
+    if not text:
+        raise ValueError("a pattern is empty: remove it")
+    if text.startswith("/") or ".." in text.split("/"):
+        raise ValueError(f"{show(text)} must be relative to model_dir and stay inside it")
+    for ch in text:
+        if not ch.isprintable():
+            raise ValueError(f"{show(text)} contains an invisible or control character "
+                             f"(U+{ord(ch):04X}): remove it")
+    return text
+
+
+FilePattern = Annotated[str, AfterValidator(_file_pattern)]
 ModelDir = Annotated[str, AfterValidator(_model_dir)]
 ModelClass = Annotated[str, AfterValidator(validators.model_class_name)]
 CheckpointPath = Annotated[str, AfterValidator(_checkpoint)]
@@ -88,6 +102,8 @@ SynapseId = Annotated[str, AfterValidator(validators.synapse_project_id)]
 Repository = Annotated[str, AfterValidator(validators.repository)]
 Tag = Annotated[str, AfterValidator(validators.tag)]
 NonNegative = Annotated[int, Field(ge=0)]
+MemorySize = Annotated[str, AfterValidator(validators.memory_size)]
+UserSpec = Annotated[str, AfterValidator(validators.user_spec)]
 
 
 class Answers(BaseModel):
@@ -105,8 +121,11 @@ class Answers(BaseModel):
 
     model_dir: ModelDir = "model"
     """Folder holding model_description.py and data_transform_description.py, relative to
-    the project folder (where this answers file is). Its .py files go into the image, and so
-    does its requirements.txt if it has one (installed with pip while building)."""
+    the project folder (where this answers file is). The whole folder goes into the image
+    (sub-packages, data files, .so files), less other checkpoints, caches, VCS folders,
+    answers files and files named like credentials. A requirements.txt in it is resolved
+    on this machine into a wheelhouse for the base image's Python, installed while building
+    with no network."""
 
     model_class: ModelClass = Field(examples=["resnet50"])
     """Name of the model class in model_description.py."""
@@ -119,10 +138,26 @@ class Answers(BaseModel):
     """Allow a checkpoint that is a whole pickled model. Loading one runs code stored in
     the file, so only turn this on for a file you made or trust."""
 
+    model_include: list[FilePattern] = []
+    """Files of the model folder to put into the image although they are left out by
+    default, as glob patterns relative to model_dir (or file names), e.g.
+    ["extra_weights.bin"] for a second weights file the model loads itself."""
+
+    model_exclude: list[FilePattern] = []
+    """Files of the model folder to leave out of the image, as glob patterns relative to
+    model_dir (or file names), e.g. ["notebooks/*", "*.ipynb"]; wins over model_include."""
+
     base_image: ImageRef = Field(examples=["pytorch/pytorch:2.14.1-cuda12.6-cudnn9-runtime"])
     """Image to build on; it must provide python3 with torch and torchvision. The wizard
     suggests an official pytorch/pytorch runtime image matching the checkpoint's torch, but
     any image reference is accepted."""
+
+    target_gpu: Literal["V100", "T4", "A100", "A10G", "L4", "H100", "H200", "B200", "none"] | None \
+        = Field(None, examples=["H100"])
+    """The GPU the challenge evaluates on (V100, T4, A100, A10G, L4, H100, H200, B200, or
+    "none" for a CPU runner). check refuses, before any build, a base image whose torch
+    carries no code for it, and names the oldest image that can; leave it out when unknown
+    (then images that cannot drive an A100 or H100 get a warning)."""
 
     batch_size: int = Field(96, gt=0)
     """Images per batch and per GPU."""
@@ -150,6 +185,34 @@ class Answers(BaseModel):
     smoke_images: ImagesFolder | None = Field(None, examples=["sample-images"])
     """Folder of images for the smoke run, absolute or relative to the project folder;
     leave out to use generated ObjectNet-like images."""
+
+    runner_memory: MemorySize = "32g"
+    """Memory limit of the challenge's runner; the in-image smoke run gets the same limit
+    (and no swap beyond it) and reports its peak against it. The ObjectNet runner gave
+    32g; Sage's generic template gives 2g."""
+
+    runner_shm: MemorySize = "12g"
+    """Shared memory (/dev/shm) of the runner, which DataLoader workers pass batches
+    through; the in-image smoke run gets the same and reports its peak. ObjectNet: 12g."""
+
+    runner_gpus: bool = True
+    """Whether the runner gives the container GPUs. When true, the in-image smoke run asks
+    for this machine's GPUs if Docker has the NVIDIA runtime (and says once when not)."""
+
+    runner_time_limit_hours: float | None = Field(None, gt=0, examples=[2.0])
+    """Time limit of the runner for the whole test set, in hours. The smoke run's rate is
+    extrapolated to 50,273 images and judged fits / tight / does not fit against it. Leave it
+    out when unknown: the ObjectNet runner's limit was never published (Sage's is 2)."""
+
+    runner_user: UserSpec | None = Field(None, examples=["1000:1000"])
+    """User the runner starts the container as (user or uid:gid); leave it out for the
+    image's own user (root in pytorch/pytorch images), as the ObjectNet runner did."""
+
+    runner_strict: Literal["warn", "require", "skip"] = "warn"
+    """The strict passes after the in-image smoke run: once with a read-only root
+    filesystem (and a tmpfs /tmp), once as the non-root user 1000:1000. "warn" reports a
+    failure as a warning (the ObjectNet runner did neither), "require" makes it an error,
+    "skip" leaves them out (each pass takes as long as the smoke run)."""
 
     registry: RegistryHost = "docker.synapse.org"
     """Registry host (and port) the image is pushed to."""
@@ -197,17 +260,21 @@ class Answers(BaseModel):
 FIELDS: tuple[str, ...] = tuple(Answers.model_fields)
 
 STEPS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("model", ("model_dir", "model_class", "checkpoint", "trust_checkpoint")),
-    ("base image", ("base_image",)),
+    ("model", ("model_dir", "model_class", "checkpoint", "trust_checkpoint", "model_include",
+               "model_exclude")),
+    ("base image", ("base_image", "target_gpu")),
     ("settings", ("batch_size", "workers", "gpus", "softmax", "convert_outputs_mode",
                   "precision")),
-    ("smoke test", ("smoke_images",)),
+    ("smoke test", ("smoke_images", "runner_memory", "runner_shm", "runner_gpus",
+                    "runner_time_limit_hours", "runner_user", "runner_strict")),
     ("registry", ("registry", "synapse_project_id", "repository", "tag")),
 )
 """The TUI's steps and the fields each one asks for; together they list FIELDS in order."""
 
 _HINTS: dict[str, str] = {
     "trust_checkpoint": "must be true or false",
+    "model_include": 'must be a list of patterns in double quotes, e.g. ["extra_weights.bin"]',
+    "model_exclude": 'must be a list of patterns in double quotes, e.g. ["notebooks/*"]',
     "batch_size": "must be a positive integer, e.g. 96",
     "workers": "must be a whole number, 0 or more (0 = load images in the main process); "
     "leave it out to use every CPU",
@@ -217,6 +284,12 @@ _HINTS: dict[str, str] = {
     "convert_outputs_mode": "must be 0, 1 or 2 (1 = ImageNet ids mapped to ObjectNet ids, as "
     "the demo did)",
     "precision": 'must be "fp32", "bf16" or "fp16"',
+    "target_gpu": 'must be one of "V100", "T4", "A100", "A10G", "L4", "H100", "H200", "B200" '
+    'or "none"; leave it out when unknown',
+    "runner_gpus": "must be true or false",
+    "runner_time_limit_hours": "must be a number of hours above 0, e.g. 2.0; leave it out "
+    "when unknown",
+    "runner_strict": 'must be "warn", "require" or "skip"',
     "smoke_images": 'must be a folder in double quotes, e.g. "sample-images", or left out to '
     "use generated images",
 }
@@ -426,7 +499,7 @@ def dumps_answers(answers: Answers | Mapping[str, Any]) -> str:
     ordered = {}
     for name in FIELDS:
         value = data.get(name)
-        if value is None:
+        if value is None or value == []:
             continue
         ordered[name] = str(value) if isinstance(value, PathLike) else value
     return HEADER + "\n" + tomli_w.dumps(ordered)
@@ -505,10 +578,12 @@ def first_invalid_step(data: Mapping[str, Any]) -> str | None:
     return STEPS[0][0] if errors else None
 
 
-def reference_toml() -> str:
+def reference_toml(values: Mapping[str, Any] | None = None) -> str:
     """A complete, commented answers file: every setting with its description, required ones
     with an example value, optional ones with their default (commented out where the default
-    is "leave it out"). templates/answers.example.toml is this text."""
+    is "leave it out"); `values` replace those (what `init` found in the model folder).
+    templates/answers.example.toml is this text without values."""
+    values = values or {}
     out = [
         "# objectnet-wizard answers: every setting, with what it means.",
         "# Copy this file next to engine/ and your model folder as answers.toml, edit it, and run",
@@ -521,7 +596,9 @@ def reference_toml() -> str:
             field = Answers.model_fields[name]
             doc = " ".join((field.description or "").split())
             out += ["", *textwrap.wrap(doc, 94, initial_indent="# ", subsequent_indent="# ")]
-            if field.is_required():
+            if name in values:
+                out.append(tomli_w.dumps({name: values[name]}).strip())
+            elif field.is_required():
                 out.append(tomli_w.dumps({name: _example(name)}).strip())
             elif field.get_default() is None:
                 out.append("# " + tomli_w.dumps({name: _example(name)}).strip())

@@ -50,6 +50,8 @@ class BaseImage:
     python: str
     python_env: str
     python_checked: bool
+    archs: tuple[str, ...] = ()
+    """GPU code its torch build carries (torch.cuda.get_arch_list()); see wizard/gpu_compat."""
 
     @property
     def torch_version(self) -> tuple[int, int, int]:
@@ -108,6 +110,7 @@ def load_table() -> tuple[BaseImage, ...]:
             python=entry["python"],
             python_env=entry["python_env"],
             python_checked=bool(entry.get("python_checked", False)),
+            archs=tuple(entry.get("archs", ())),
         )
         for entry in _data()["image"]
     ]

@@ -39,6 +39,10 @@ _ZIP_RECORDS = (
     (".data/serialization_id", "2.1"),
 )
 
+LEGACY_TORCH = "1.5.1"
+"""The last torch release whose torch.save wrote the legacy (pre-zip) format by default."""
+
+
 class CheckpointFormat(enum.Enum):
     TORCH_ZIP = "torch.save zip (torch 1.6+ default)"
     TORCH_LEGACY = "torch.save legacy pickle (before torch 1.6)"
@@ -83,6 +87,9 @@ class CheckpointInfo:
         torch (the likeliest to have saved it) unless the file proves a newer one."""
         if self.torch_version:
             return self.torch_version
+        if self.format is CheckpointFormat.TORCH_LEGACY and self.torch_version_min is None:
+            # torch.save wrote this format by default before 1.6; every later torch reads it.
+            return LEGACY_TORCH
         if self.torch_version_min is None:
             return local_torch
         if local_torch is None:

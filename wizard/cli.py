@@ -2,7 +2,8 @@
 for scripts and CI. Every subcommand drives wizard.pipeline, the same core as the TUI.
 
 Exit codes: 0 done; 1 a stage failed (build, smoke disagreement, push); 2 usage or answers
-error; 3 the environment is not ready (no Docker engine, base image missing); 130 interrupted.
+error, or a model/checkpoint/requirements problem; 3 the environment is not ready (no Docker
+engine, base image missing); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ EPILOG = """\
 exit codes:
   0    done
   1    a stage failed (build step, smoke run, disagreement with the local run, push)
-  2    usage or answers-file error (each problem on one line)
+  2    usage, answers-file or model error (each problem on one line): a model class that
+       cannot be built, a checkpoint that does not fit, requirements that cannot be built
+       into a wheelhouse
   3    environment not ready (no Docker engine, base image missing): the message says how
   130  interrupted
 """
@@ -69,8 +72,21 @@ def _parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate", help="check a predictions.csv with the "
                                    "challenge scorer's rules", formatter_class=formatter)
     validate.add_argument("predictions", type=Path)
-    validate.add_argument("--answers", type=Path, help="answers JSON (image name -> id) to "
-                          "score against")
+    truth = validate.add_mutually_exclusive_group()
+    truth.add_argument("--answers", type=Path, help="answers JSON (image name -> id) to "
+                       "score against")
+    truth.add_argument("--images-dir", type=Path, help="ObjectNet's images folder: score "
+                       "against the class folder each image sits in")
+
+    report = commands.add_parser("report", help="run the model here on labelled smoke "
+                                 "images and write a report folder (report.html, plots)",
+                                 formatter_class=formatter, epilog=EPILOG)
+    report.add_argument("--answers", type=Path, required=True, help="answers file (TOML); "
+                        "smoke_images must carry labels (ObjectNet class folders or an "
+                        "answers.json)")
+    report.add_argument("--out", type=Path, default=None,
+                        help="folder to write (default: .objectnet-wizard/report beside the "
+                        "answers file)")
 
     init = commands.add_parser("init", help="write a commented example answers file")
     init.add_argument("path", type=Path, nargs="?", default=Path("answers.toml"))
@@ -121,8 +137,12 @@ def print_event(event: Event) -> None:
 
 def _exit_code(error: WizardError) -> int:
     from wizard.docker_events import BaseImageMissingError, DockerUnavailableError
+    from wizard.errors import ModelProblemError
+    from wizard.wheelhouse import WheelhouseError
 
     environment = (DockerUnavailableError, BaseImageMissingError)
+    if isinstance(error, ModelProblemError | WheelhouseError):
+        return EXIT_USAGE
     return EXIT_ENVIRONMENT if isinstance(error, environment) else EXIT_FAILED
 
 
@@ -147,16 +167,21 @@ def _check(args: argparse.Namespace) -> int:
     answers = _load(args.answers)
     report = doctor.diagnose(answers, args.answers.resolve().parent)
     doctor.print_report(report, console)
-    return EXIT_OK if report.ready else EXIT_ENVIRONMENT
+    if report.ready:
+        return EXIT_OK
+    return EXIT_USAGE if report.model_problem else EXIT_ENVIRONMENT
 
 
 def _validate(args: argparse.Namespace) -> int:
     import json
 
+    from engine.labels import answers_from_folders
     from engine.validate import validate_file
 
     try:
-        result = validate_file(args.predictions, str(args.answers) if args.answers else None)
+        answers = (answers_from_folders(args.images_dir) if args.images_dir is not None
+                   else str(args.answers) if args.answers else None)
+        result = validate_file(args.predictions, answers)
     except ValueError as error:
         console.print(f"[red]error:[/] {error}", highlight=False)
         return EXIT_USAGE
@@ -164,14 +189,31 @@ def _validate(args: argparse.Namespace) -> int:
     return EXIT_OK if result["prediction_file_status"] == "VALIDATED" else EXIT_FAILED
 
 
+def _report(args: argparse.Namespace) -> int:
+    from wizard.pipeline import Pipeline
+
+    answers = _load(args.answers)
+    root = args.answers.resolve().parent
+    pipe = Pipeline(answers, root, answers_path=args.answers.resolve(), on_event=print_event)
+    pipe.report(args.out or pipe.work / "report")
+    return EXIT_OK
+
+
 def _init(args: argparse.Namespace) -> int:
     # Generated, not copied from templates/ (which an installed wheel does not carry).
+    from rich.text import Text
+
     from wizard.answers import reference_toml
+    from wizard.files import write_text_atomic
+    from wizard.init_answers import discover
 
     if args.path.exists():
         console.print(f"[red]error:[/] {args.path} exists: choose another name or remove it")
         return EXIT_USAGE
-    args.path.write_text(reference_toml(), encoding="utf-8")
+    found = discover(args.path.resolve().parent / "model")
+    write_text_atomic(args.path, reference_toml(found.values))
+    for note in found.notes:
+        console.print(Text("  " + note))
     console.print(f"wrote {args.path}: fill it in, then `objectnet-wizard run --answers "
                   f"{args.path}`")
     return EXIT_OK
@@ -185,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
 
             return run_tui(args.answers, (args.answers or Path("answers.toml")).resolve().parent)
         handler = {"run": _run, "render": _run, "check": _check, "validate": _validate,
-                   "init": _init}[args.command]
+                   "report": _report, "init": _init}[args.command]
         return handler(args)
     except AnswersError as error:
         for line in error.lines:

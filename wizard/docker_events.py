@@ -210,3 +210,10 @@ class ContainerRun(NamedTuple):
 
     exit_code: int
     logs_tail: str
+    memory_peak: int | None = None
+    """Peak memory in use (as `docker stats` counts it: page cache that can be dropped is
+    left out), polled while the container ran; None when the engine gave no figures."""
+    shm_peak: int | None = None
+    """Peak shared memory (the cgroup's shmem, which /dev/shm's pages are charged to)."""
+    oom_killed: bool = False
+    """The kernel killed it for exceeding its memory limit."""

@@ -63,6 +63,7 @@ from wizard.docker_events import (  # noqa: F401  (re-exported: callers name the
     PushProgress,
     RegistryUnreachableError,
 )
+from wizard.runner_profile import PIDS_LIMIT
 from wizard.validators import show
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
@@ -77,6 +78,13 @@ FAILED_STEP_LINES = 15
 _POLL_S = 0.2
 _DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 _STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
+# Classic-builder history entries that change only the image's config, not its filesystem.
+_METADATA_STEP = re.compile(
+    r"#\(nop\)\s+(?:ENV|LABEL|ENTRYPOINT|CMD|EXPOSE|USER|ARG|MAINTAINER|STOPSIGNAL|"
+    r"HEALTHCHECK|SHELL|VOLUME|ONBUILD)\b")
+BUILD_PLATFORM = "linux/amd64"
+"""The challenge's runners are amd64: the image is built for it on any host (Apple Silicon
+included, where Docker emulates it)."""
 _RUNNING_IN = re.compile(r"^ ---> Running in ([0-9a-f]+)$")
 _BUILT = re.compile(r"^Successfully built ([0-9a-f]+)$")
 # RUN steps' stderr arrives wrapped in terminal colour codes.
@@ -439,6 +447,53 @@ def _unavailable_message(host: str, error: BaseException) -> str:
     )
 
 
+class _Peaks:
+    """Peak memory and shared memory of a running container, from the engine's stats.
+
+    Memory is counted as `docker stats` counts it (usage less the inactive page cache, which
+    the kernel drops before it kills); shared memory is the cgroup's `shmem`, which is where
+    /dev/shm's pages are charged (cgroup v1 and v2 both report it)."""
+
+    def __init__(self) -> None:
+        self.memory: int | None = None
+        self.shm: int | None = None
+        self._df_works = True
+
+    def sample(self, api: Any, container: str) -> None:
+        try:
+            stats = api.stats(container, stream=False, one_shot=True)
+        except (docker.errors.APIError, *_TRANSPORT_ERRORS):
+            return  # it may have ended meanwhile; the samples so far stand
+        memory = (stats or {}).get("memory_stats") or {}
+        detail = memory.get("stats") or {}
+        usage = memory.get("usage")
+        if usage is not None:
+            cache = detail.get("inactive_file", detail.get("total_inactive_file", 0))
+            self.memory = max(self.memory or 0, int(usage) - int(cache))
+        shmem = detail.get("shmem")
+        if shmem is None and self._df_works:
+            shmem = self._df_shm(api, container)  # cgroup v1: Docker passes no shmem figure
+        if shmem is not None:
+            self.shm = max(self.shm or 0, int(shmem))
+
+    def _df_shm(self, api: Any, container: str) -> int | None:
+        """Bytes used on the container's /dev/shm, from `df` inside it (None, and not asked
+        again, where the image has no df)."""
+        try:
+            created = api.exec_create(container, ["df", "-P", "-B1", "/dev/shm"], stdout=True,
+                                      stderr=False)
+            output = api.exec_start(created["Id"])
+        except (docker.errors.APIError, *_TRANSPORT_ERRORS):
+            return None  # it may have ended meanwhile
+        lines = output.decode("utf-8", "replace").splitlines() if isinstance(
+            output, bytes) else []
+        fields = lines[1].split() if len(lines) > 1 else []
+        if len(fields) < 3 or not fields[2].isdigit():
+            self._df_works = False
+            return None
+        return int(fields[2])
+
+
 class DockerOps:
     """The wizard's Docker operations over a docker-py low-level client (`docker.APIClient`,
     or a test double with the same methods)."""
@@ -460,6 +515,15 @@ class DockerOps:
             raise DockerUnavailableError(_unavailable_message(self.host, error)) from None
         return (f"Docker {version.get('Version', '?')} (API {version.get('ApiVersion', '?')}) "
                 f"at {self.host}")
+
+    def has_gpu_runtime(self) -> bool:
+        """Whether the engine can give containers NVIDIA GPUs (`--gpus`): the NVIDIA
+        container runtime is registered with it."""
+        try:
+            info = self._api.info()
+        except (docker.errors.DockerException, *_TRANSPORT_ERRORS) as error:
+            raise DockerUnavailableError(_unavailable_message(self.host, error)) from None
+        return any("nvidia" in name for name in (info.get("Runtimes") or {}))
 
     # -- images --
 
@@ -531,6 +595,35 @@ class DockerOps:
             raise PullFailedError(f"pulling {ref} failed: {reason}", reason) from None
         return self.image_info(ref)
 
+    def layer_sizes(self, ref: str) -> tuple[tuple[str, int], ...] | None:
+        """(layer id, uncompressed bytes) of each layer of a local image, base first; None
+        when the image's history cannot be matched to its layers (an image not built by the
+        classic builder)."""
+        layers = self.image_info(ref).layers
+        try:
+            history = self._api.history(ref)
+        except docker.errors.APIError as error:
+            raise DockerError(f"cannot read the history of {ref}: {_explanation(error)}") \
+                from None
+        sizes = [int(entry.get("Size") or 0) for entry in reversed(history)
+                 if not _METADATA_STEP.search(str(entry.get("CreatedBy") or ""))]
+        if len(sizes) != len(layers):
+            return None
+        return tuple(zip(layers, sizes, strict=True))
+
+    def untag(self, reference: str) -> None:
+        """Remove the name `reference`; the image stays while another name or a container
+        holds it."""
+        try:
+            # force: a container (a smoke run elsewhere, another build of the same content)
+            # may use the image; only the name goes, the image stays while it is used.
+            self._api.remove_image(reference, force=True, noprune=True)
+        except docker.errors.ImageNotFound:
+            return
+        except docker.errors.APIError as error:
+            raise DockerError(f"cannot remove the local tag {reference}: "
+                              f"{_explanation(error)}") from None
+
     def pull_by_digest(self, reference: str, on_event: EventCallback | None = None) -> ImageInfo:
         """Pull `repository@sha256:...` as the challenge does, proving the registry serves
         exactly that image."""
@@ -581,6 +674,7 @@ class DockerOps:
                 return self._api.build(
                     path=str(context), dockerfile=dockerfile, tag=full_tag, decode=True,
                     rm=True, forcerm=True, pull=False, nocache=nocache,
+                    platform=BUILD_PLATFORM,
                 )
 
             for chunk in _pump(open_stream, cancel, lambda: self._stop_step(parser.container)):
@@ -645,12 +739,17 @@ class DockerOps:
                             extra_args: Sequence[str] = (), *, timeout_s: float = 3600.0,
                             mem_limit: str | None = "32g", gpus: bool = False,
                             cancel: threading.Event | None = None,
-                            tail_lines: int = LOG_TAIL_LINES) -> ContainerRun:
+                            tail_lines: int = LOG_TAIL_LINES, read_only: bool = False,
+                            user: str | None = None) -> ContainerRun:
         """Run `image` as the challenge did: network none, `input_dir` read-only at /input,
         `output_dir` writable at /output, the image's own entrypoint (with `extra_args`
-        after it), no TTY; the container is removed afterwards. `gpus` asks for every GPU
-        (needs the NVIDIA container runtime). Raises ContainerTimeoutError after
-        `timeout_s`, ContainerCancelledError when `cancel` is set."""
+        after it), no TTY; the container is removed afterwards. It runs hardened as a careful
+        runner would: every capability dropped, no-new-privileges, a pids limit, no swap
+        beyond `mem_limit`. `read_only` makes the root filesystem read-only with a tmpfs
+        /tmp; `user` runs it as that user instead of the image's. Peak memory and /dev/shm
+        are measured while it runs. `gpus` asks for every GPU (needs the NVIDIA container
+        runtime). Raises ContainerTimeoutError after `timeout_s`, ContainerCancelledError
+        when `cancel` is set."""
         source = Path(input_dir).resolve()
         target = Path(output_dir).resolve()
         if not source.is_dir():
@@ -658,6 +757,9 @@ class DockerOps:
                                  "smoke-test images")
         try:
             target.mkdir(parents=True, exist_ok=True)
+            # Without CAP_DAC_OVERRIDE, root in the container may only write where the mode
+            # lets everyone write, and a non-root user needs it anyway: it is our scratch folder.
+            target.chmod(0o777)
         except OSError as error:
             raise ContainerError(f"cannot create the output folder {target}: "
                                  f"{error.strerror}") from None
@@ -665,12 +767,15 @@ class DockerOps:
             binds={str(source): {"bind": INPUT_MOUNT, "mode": "ro"},
                    str(target): {"bind": OUTPUT_MOUNT, "mode": "rw"}},
             network_mode="none", shm_size=shm_size, mem_limit=mem_limit,
+            memswap_limit=mem_limit, cap_drop=["ALL"], security_opt=["no-new-privileges"],
+            pids_limit=PIDS_LIMIT, read_only=read_only,
+            tmpfs={"/tmp": "rw,nosuid,nodev"} if read_only else None,
             device_requests=[docker.types.DeviceRequest(count=-1, capabilities=[["gpu"]])]
             if gpus else None,
         )
         return self._run(image, host_config, command=list(extra_args) or None,
                          entrypoint=None, timeout_s=timeout_s, cancel=cancel,
-                         tail_lines=tail_lines)
+                         tail_lines=tail_lines, user=user, measure=True)
 
     def run_command(self, image: str, argv: Sequence[str], *, timeout_s: float = 300.0,
                     tail_lines: int = LOG_TAIL_LINES) -> ContainerRun:
@@ -694,12 +799,13 @@ class DockerOps:
 
     def _run(self, image: str, host_config: Mapping[str, Any], *, command: list[str] | None,
              entrypoint: list[str] | None, timeout_s: float,
-             cancel: threading.Event | None, tail_lines: int) -> ContainerRun:
+             cancel: threading.Event | None, tail_lines: int, user: str | None = None,
+             measure: bool = False) -> ContainerRun:
         try:
             created = self._api.create_container(
                 image, command=command, entrypoint=entrypoint, host_config=host_config,
                 network_disabled=True, tty=False, stdin_open=False,
-                labels={SMOKE_LABEL: "1"},
+                labels={SMOKE_LABEL: "1"}, user=user or "",
             )
         except docker.errors.ImageNotFound:
             raise ImageMissingError(f"image {image} is not in the local Docker engine: build "
@@ -713,14 +819,18 @@ class DockerOps:
                 self._api.start(container)
             except docker.errors.APIError as error:
                 raise ContainerError(_start_message(image, _explanation(error))) from None
-            exit_code = self._wait(container, image, timeout_s, cancel, tail_lines)
-            return ContainerRun(exit_code, self._logs(container, tail_lines))
+            peaks = _Peaks()
+            exit_code, oom = self._wait(container, image, timeout_s, cancel, tail_lines,
+                                        peaks if measure else None)
+            return ContainerRun(exit_code, self._logs(container, tail_lines),
+                                peaks.memory, peaks.shm, oom)
         finally:
             with contextlib.suppress(docker.errors.APIError):  # already gone
                 self._api.remove_container(container, force=True)
 
     def _wait(self, container: str, image: str, timeout_s: float,
-              cancel: threading.Event | None, tail_lines: int) -> int:
+              cancel: threading.Event | None, tail_lines: int,
+              peaks: _Peaks | None = None) -> tuple[int, bool]:
         deadline = time.monotonic() + timeout_s
         while True:
             try:
@@ -729,7 +839,9 @@ class DockerOps:
                 raise ContainerError(f"lost track of the container from {image}: "
                                      f"{_explanation(error)}") from None
             if not state.get("Running") and state.get("Status") in ("exited", "dead"):
-                return int(state.get("ExitCode", -1))
+                return int(state.get("ExitCode", -1)), bool(state.get("OOMKilled"))
+            if peaks is not None and state.get("Running"):
+                peaks.sample(self._api, container)
             if cancel is not None and cancel.is_set():
                 self._kill(container)
                 raise ContainerCancelledError(

@@ -22,6 +22,9 @@ class Item:
     fix: str = ""
     blocking: bool = True
     """False for advice: the run can go on (e.g. a warning about the base image)."""
+    model: bool = False
+    """A problem of the model folder, class, checkpoint or requirements (exit 2), not of
+    the environment (exit 3)."""
 
 
 @dataclass
@@ -31,6 +34,10 @@ class Report:
     @property
     def ready(self) -> bool:
         return all(item.ok or not item.blocking for item in self.items)
+
+    @property
+    def model_problem(self) -> bool:
+        return any(item.model and item.blocking and not item.ok for item in self.items)
 
 
 def docker_items(base_image: str) -> list[Item]:
@@ -53,23 +60,61 @@ def docker_items(base_image: str) -> list[Item]:
     return items
 
 
+def dependency_items(answers: Answers, root: Path) -> tuple[list[Item], Path | None]:
+    """What model/requirements.txt needs, and whether its wheelhouse is complete; also the
+    private install the model check imports from."""
+    from wizard import docker_ops, wheelhouse
+    from wizard.smoke import default_cache_dir
+
+    requirements = answers.model_path(root) / wheelhouse.REQUIREMENTS
+    if not requirements.is_file():
+        return [], None
+    try:
+        ops = docker_ops.connect()
+        image = wheelhouse.image_env(ops, answers.base_image, default_cache_dir())
+    except WizardError as error:
+        return [Item("requirements", False, f"cannot read what {answers.base_image} provides: "
+                     f"{error}", "start Docker and load the base image, then check again")], None
+    work = root / ".objectnet-wizard"
+    try:
+        prepared = wheelhouse.prepare(requirements, image, wheelhouse.host_env(), work, root)
+    except wheelhouse.WheelhouseError as error:
+        return [Item("requirements", False, str(error), model=True)], None
+    items = [Item("requirements", True, line) for line in prepared.lines()]
+    items += [Item("requirements", False, text, blocking=False) for text in prepared.warnings]
+    return items, prepared.local_site
+
+
 def model_items(answers: Answers, root: Path) -> list[Item]:
+    from wizard import model_folder, wheelhouse
+    from wizard.errors import RenderError
     from wizard.model_check import check_model
     from wizard.pipeline import checkpoint_warnings
 
-    items: list[Item] = []
+    items, site = dependency_items(answers, root)
+    if site is not None:
+        wheelhouse.activate(site)
     checkpoint = answers.checkpoint_path(root)
     result = check_model(answers.model_path(root), answers.model_class, checkpoint,
                          answers.trust_checkpoint)
-    items.append(Item("checkpoint", result.ok, result.message,
+    items.append(Item("checkpoint", result.ok, result.detail or result.message,
                       "" if result.ok else "pick the class the checkpoint was trained with, "
-                      "or re-export the checkpoint"))
+                      "or re-export the checkpoint", model=True))
+    try:
+        entries = model_folder.resolve(answers.model_path(root), answers.checkpoint,
+                                       answers.model_include, answers.model_exclude)
+        lines = model_folder.summary_lines(entries)
+        items.append(Item("model folder", True, "\n".join(lines)))
+    except (RenderError, OSError) as error:
+        items.append(Item("model folder", False, str(error), model=True))
     saved_by, warnings = checkpoint_warnings(answers, root)
     if warnings:
         items += [Item("base image vs torch", False, text, blocking=False) for text in warnings]
     else:
         items.append(Item("base image vs torch", True,
-                          f"{answers.base_image} suits a checkpoint from torch {saved_by}"))
+                          f"{answers.base_image} suits a checkpoint from "
+                          + (f"torch {saved_by}" if saved_by else "an unrecorded torch")))
+    items += gpu_items(answers)
     findings = offline.scan(answers.model_path(root))
     if findings:
         items += [Item("offline-ready", False, f"{f.path.name}:{f.line}: {f.what}", f.fix)
@@ -77,6 +122,22 @@ def model_items(answers: Answers, root: Path) -> list[Item]:
     else:
         items.append(Item("offline-ready", True, "no downloads found in the model code"))
     return items
+
+
+def gpu_items(answers: Answers) -> list[Item]:
+    """Can the base image drive the evaluation GPU? A refusal blocks: see wizard.gpu_compat."""
+    from wizard import base_images, gpu_compat
+
+    verdicts = gpu_compat.check(answers.base_image, answers.target_gpu)
+    if verdicts:
+        return [Item("base image vs GPU", False, v.message, blocking=v.blocking)
+                for v in verdicts]
+    image = base_images.find(answers.base_image)
+    if image is None or answers.target_gpu == "none" or not image.archs:
+        return []  # unknown image: base_images.check warns; CPU runner: nothing to check
+    target = answers.target_gpu or ", ".join(gpu_compat.CURRENT_DATA_CENTRE)
+    return [Item("base image vs GPU", True,
+                 f"{answers.base_image} has compiled code for {target}")]
 
 
 def diagnose(answers: Answers, root: Path) -> Report:

@@ -24,3 +24,8 @@ class RenderError(WizardError):
 
 class CheckpointError(WizardError):
     """A checkpoint file could not be read at all (missing, a folder, unreadable)."""
+
+
+class ModelProblemError(WizardError):
+    """The model folder, its class or its checkpoint cannot work as answered (the same kind
+    of problem as a bad answers file, so the same exit code: 2)."""

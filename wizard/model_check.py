@@ -17,6 +17,9 @@ class ModelCheck:
     unexpected: list[str] = field(default_factory=list)
     shapes: list[str] = field(default_factory=list)
     checkpoint_format: str | None = None
+    detail: str = ""
+    """The engine's own message for a misfit: key names and the pattern found (check and
+    run print it; the TUI shows `message` with the key lists)."""
 
 
 def list_classes(model_dir: Path) -> list[str]:
@@ -26,12 +29,27 @@ def list_classes(model_dir: Path) -> list[str]:
     return model_classes(load_model_module(model_dir))
 
 
+def class_choices(model_dir: Path) -> list[tuple[str, str]]:
+    """(label, name) for each class model_description.py offers: its own classes first, then
+    those it imports, labelled as library classes (they often need arguments the engine
+    cannot give). Raises engine's ModelError."""
+    from engine.plugin import load_model_module, model_classes
+
+    module = load_model_module(model_dir)
+    choices = []
+    for name in model_classes(module):
+        origin = getattr(getattr(module, name), "__module__", "")
+        label = name if origin == module.__name__ else f"{name} (library class from {origin})"
+        choices.append((label, name))
+    return choices
+
+
 def check_model(model_dir: Path, model_class: str, checkpoint: Path,
                 trust: bool = False) -> ModelCheck:
     """Build the class and load the checkpoint into it; never raises for bad input."""
     import torch.nn as nn
 
-    from engine.checkpoint import describe_format, mismatch, read
+    from engine.checkpoint import describe_format, fit, mismatch, read
     from engine.errors import EngineError
     from engine.plugin import build_model
 
@@ -48,13 +66,17 @@ def check_model(model_dir: Path, model_class: str, checkpoint: Path,
         return ModelCheck(True, f"{checkpoint.name} is a complete {kind} model "
                           f"({type(loaded).__name__}); the class is not used", classes,
                           checkpoint_format=kind)
-    missing, unexpected, shapes = mismatch(model, loaded)
-    if missing or unexpected or shapes:
+    try:
+        _, note = fit(model, loaded, checkpoint)
+    except EngineError as error:
+        # The engine's own message names the keys and the pattern; the lists stay for views.
+        missing, unexpected, shapes = mismatch(model, loaded)
         return ModelCheck(
             False,
             f"{checkpoint.name} does not fit {model_class}: {len(missing)} missing, "
             f"{len(unexpected)} unexpected, {len(shapes)} with another shape",
-            classes, missing, unexpected, shapes, kind)
+            classes, missing, unexpected, shapes, kind, detail=str(error))
+    how = f"; {note}" if note else ""
     return ModelCheck(True, f"{checkpoint.name} loads into {model_class} "
-                      f"({len(loaded)} tensors, {kind} format)", classes,
+                      f"({len(loaded)} tensors, {kind} format{how})", classes,
                       checkpoint_format=kind)

@@ -101,8 +101,13 @@ def scan_source(source: str, path: Path) -> list[Finding]:
 
 
 def scan(model_dir: Path) -> list[Finding]:
-    """Findings for every .py file of the model folder (as the image will hold them)."""
+    """Findings for every .py file of the model folder the image will hold, sub-packages
+    included."""
+    from wizard.model_folder import listing
+
     found: list[Finding] = []
-    for path in sorted(model_dir.glob("*.py")):
-        found.extend(scan_source(path.read_text(encoding="utf-8", errors="replace"), path))
+    for entry in listing(model_dir, ""):
+        if entry.included and entry.path.endswith(".py"):
+            path = model_dir / entry.path
+            found.extend(scan_source(path.read_text(encoding="utf-8", errors="replace"), path))
     return found

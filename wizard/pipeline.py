@@ -8,16 +8,18 @@ time, from worker threads, so the path the tests drive is the path users take.
 
 from __future__ import annotations
 
+import dataclasses
+import platform
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wizard import base_images, dockerfile, offline
+from wizard import base_images, dockerfile, gpu_compat, model_folder, offline, wheelhouse
 from wizard.answers import Answers
 from wizard.checkpoint_info import local_torch_version
-from wizard.errors import WizardError
+from wizard.errors import ModelProblemError, WizardError
 from wizard.events import (
     EventSink,
     Log,
@@ -27,6 +29,7 @@ from wizard.events import (
     StageWarning,
     from_docker,
 )
+from wizard.runner_profile import RunnerLimitError, RunnerProfile
 
 STAGES = ("check", "render", "smoke", "build", "image-smoke", "push")
 UNTIL = {"render": "render", "smoke": "smoke", "build": "image-smoke", "push": "push"}
@@ -48,6 +51,9 @@ class PipelineState:
     image_smoke: Any = None
     digest: str | None = None
     record: Path | None = None
+    verification: Any = None
+    """receipt.Verification of the pushed image, pulled back by digest."""
+    dependencies: Any = None
 
 
 class Pipeline:
@@ -67,6 +73,7 @@ class Pipeline:
         self.cancel = cancel or threading.Event()
         self.work = work_dir or self.root / ".objectnet-wizard"
         self.state = PipelineState()
+        self._gpu_runtime: bool | None = None
 
     # -- helpers ---------------------------------------------------------------------------
 
@@ -98,11 +105,30 @@ class Pipeline:
     # -- stages ----------------------------------------------------------------------------
 
     def check(self) -> list[str]:
-        """Warnings that do not stop the run: base image vs checkpoint torch, engine support,
-        and model code that would need the network in the challenge."""
+        """Stops the run (ModelProblemError, WheelhouseError) for what `check` reports as an
+        error: requirements that cannot be built offline, a model class that cannot be
+        built, a checkpoint that does not fit. Returns the warnings that do not stop it: base
+        image vs checkpoint torch, torch pins left out, model code that needs the network."""
+        from wizard.model_check import check_model
+
         self.emit(StageStarted("check", "Checking the answers against the files"))
-        _, warnings = checkpoint_warnings(self.answers, self.root)
+        verdicts = gpu_compat.check(self.answers.base_image, self.answers.target_gpu)
+        gpu_compat.refuse_if_blocking(verdicts)
+        warnings: list[str] = [str(verdict) for verdict in verdicts]
         model_dir = self.answers.model_path(self.root)
+        warnings += self._ensure_dependencies()
+        result = check_model(model_dir, self.answers.model_class,
+                             self.answers.checkpoint_path(self.root),
+                             self.answers.trust_checkpoint)
+        if not result.ok:
+            raise ModelProblemError(result.detail or result.message)
+        self.emit(Log("check", result.message))
+        entries = model_folder.resolve(model_dir, self.answers.checkpoint,
+                                       self.answers.model_include, self.answers.model_exclude)
+        for line in model_folder.summary_lines(entries):
+            self.emit(Log("check", line))
+        _, more = checkpoint_warnings(self.answers, self.root)
+        warnings += more
         if model_dir.is_dir():
             warnings += [f"not offline-ready: {f}" for f in offline.scan(model_dir)]
         for text in warnings:
@@ -111,9 +137,39 @@ class Pipeline:
         self.emit(StageFinished("check", f"{len(warnings)} warning(s)"))
         return warnings
 
+    def dependencies(self) -> list[str]:
+        """model/requirements.txt as a hash-pinned wheelhouse for the base image (read once
+        from the image, with no network) and a private install for the local run."""
+        from wizard.smoke import default_cache_dir
+
+        self.docker.ensure_base_image(self.answers.base_image,
+                                      on_event=self._docker_log("check"))
+        image = wheelhouse.image_env(self.docker, self.answers.base_image,
+                                     default_cache_dir())
+        prepared = wheelhouse.prepare(
+            self.answers.model_path(self.root) / wheelhouse.REQUIREMENTS, image,
+            wheelhouse.host_env(), self.work, self.root)
+        self.state.dependencies = prepared
+        for line in prepared.lines():
+            self.emit(Log("check", line))
+        return list(prepared.warnings)
+
+    def _ensure_dependencies(self) -> list[str]:
+        """The requirements prepared once per pipeline (the TUI may start at any stage), and
+        the local run's private install of them first on sys.path."""
+        warnings: list[str] = []
+        requirements = self.answers.model_path(self.root) / wheelhouse.REQUIREMENTS
+        if self.state.dependencies is None and requirements.is_file():
+            warnings = self.dependencies()
+        deps = self.state.dependencies
+        if deps is not None and deps.local_site is not None:
+            wheelhouse.activate(deps.local_site)
+        return warnings
+
     def render(self, *, force: bool = False) -> list[Path]:
         """Write Dockerfile and .dockerignore into the project folder."""
         self.emit(StageStarted("render", "Rendering the Dockerfile"))
+        self._ensure_dependencies()
         rendered = dockerfile.render(self.answers, self.root,
                                      answers_name=self.answers_path.name)
         paths = dockerfile.write(rendered, self.root, force=force)
@@ -126,6 +182,7 @@ class Pipeline:
         from wizard import smoke
 
         self.emit(StageStarted("smoke", "Local smoke run"))
+        self._ensure_dependencies()
         result = smoke.local_smoke(
             self.answers, None, self.work / "smoke-local",
             on_progress=lambda done, total: self.emit(Progress("smoke", done, total)),
@@ -136,6 +193,25 @@ class Pipeline:
             lines += self._precision_agreement(result.images_dir)
         self.emit(StageFinished("smoke", "\n".join(lines)))
         return result
+
+    def report(self, folder: Path) -> Path:
+        """The smoke run on labelled images as a report folder (report.html, PNG plots,
+        report.json); runs the local smoke stage first when it has not run."""
+        from engine.labels import LabelsError, find_labels
+        from wizard import report
+
+        if self.state.local_smoke is None:
+            self.smoke()
+        self.emit(StageStarted("report", "Writing the report"))
+        local = self.state.local_smoke
+        try:
+            labels = find_labels(local.images_dir)
+        except LabelsError as error:
+            raise report.ReportError(str(error)) from None
+        data = report.build_data(local, labels or {}, report.BatchClock(local.batch_marks))
+        page = report.write_report(folder, data)
+        self.emit(StageFinished("report", f"wrote {page}"))
+        return page
 
     def _precision_agreement(self, images_dir: Path) -> list[str]:
         """How much the chosen bf16/fp16 changes predictions on the smoke images: the number
@@ -158,6 +234,12 @@ class Pipeline:
         self.emit(StageStarted("build", "Building " + self.answers.image_reference()))
         if not self.state.rendered:
             self.render()
+        from wizard.docker_ops import BUILD_PLATFORM
+
+        host = platform.machine().lower()
+        emulated = (f" on this {host} host: Docker emulates it, slower, but it is what the "
+                    "challenge runs") if host in ("arm64", "aarch64") else ""
+        self.emit(Log("build", f"building for {BUILD_PLATFORM}{emulated}"))
         self.docker.ensure_base_image(self.answers.base_image,
                                       on_event=self._docker_log("build"))
         result = self.docker.build(self.root, "Dockerfile", self.answers.image_reference(),
@@ -176,35 +258,98 @@ class Pipeline:
             self.smoke()
         self._check_cancel()
         local = self.state.local_smoke
-        result = smoke.image_smoke(self.docker, self.answers.image_reference(), local.images_dir,
+        profile = RunnerProfile.from_answers(self.answers)
+        gpus = self._gpus("image-smoke")
+        reference = self.answers.image_reference()
+        result = smoke.image_smoke(self.docker, reference, local.images_dir,
                                    self.work / "smoke-image", local.predictions,
-                                   precision=self.answers.precision, cancel=self.cancel)
+                                   precision=self.answers.precision, cancel=self.cancel,
+                                   profile=profile, gpus=gpus)
+        if profile.strict != "skip":
+            self.emit(Log("image-smoke", "strict passes: read-only root filesystem, then "
+                          "a non-root user"))
+            passes = smoke.strict_passes(self.docker, reference, local.images_dir,
+                                         self.work / "smoke-image", profile, gpus=gpus,
+                                         cancel=self.cancel)
+            result = dataclasses.replace(result, strict=passes)
+            for failed in (p for p in passes if not p.ok):
+                if profile.strict == "require":
+                    raise RunnerLimitError(f"{failed.name}: the image fails ({failed.detail}); "
+                                           "runner_strict = \"require\" makes this an error")
+                self.emit(StageWarning("image-smoke", f"{failed.name}: the image fails "
+                                   f"({failed.detail}); the ObjectNet runner did not need "
+                                   "this, stricter runners do"))
         self.state.image_smoke = result
         self.emit(StageFinished("image-smoke", "\n".join(result.lines())))
         return result
 
     def push(self, username: str, token: str) -> str:
-        """Log in, push, and write the submission record beside the answers file."""
-        from wizard import submission
+        """Log in, size the upload, push, verify the pushed image (pulled back by digest and
+        smoke-tested again), and write the submission record beside the answers file."""
+        from wizard import receipt, submission
 
         reference = self.answers.image_reference()
         self.emit(StageStarted("push", "Pushing " + reference))
+        record_path = submission.submission_path(self.answers_path)
+        earlier = [(r.image_id or "", r.pinned_reference)
+                   for r in submission.read_submissions(record_path)]
+        self.emit(Log("push", receipt.upload_plan(self.docker, reference, earlier).line()))
         self.docker.login(self.answers.registry, username, token)
         digest = self.docker.push(reference, on_event=self._docker_log("push"))
         self.state.digest = digest
+        pinned = f"{reference.rsplit(':', 1)[0]}@{digest}"
         extra: dict[str, Any] = {}
         if self.state.build is not None:
             extra["image_size_over_base"] = self.state.build.size_over_base
+        pinned = wheelhouse.pinned(self.work)
+        if pinned and (self.answers.model_path(self.root) / wheelhouse.REQUIREMENTS).is_file():
+            extra["requirements_pinned"] = pinned
         if self.state.image_smoke is not None:
             comparison = self.state.image_smoke.comparison
             extra["smoke_top1_agreement"] = f"{comparison.top1_agree}/{comparison.rows}"
+        if self.state.local_smoke is None:
+            self.smoke()
+        failure: WizardError | None = None
+        try:
+            verified = receipt.verify_push(
+                self.docker, reference, pinned, self.state.local_smoke,
+                self.work / "smoke-pulled", precision=self.answers.precision,
+                profile=RunnerProfile.from_answers(self.answers), gpus=self._gpus("push"),
+                log=self._log("push"), cancel=self.cancel)
+            verification = verified.record()
+            self.state.verification = verified
+        except WizardError as error:
+            failure = error
+            verification = {"pulled": pinned, "failed": str(error).splitlines()[0]}
         record = submission.record_for(
-            self.answers, self.root, digest, torch_version=self.docker.torch_version(reference),
-            image_id=self.state.build.image_id if self.state.build else None, extra=extra)
+            self.answers, self.root, digest,
+            torch_version=None if failure else self.docker.torch_version(reference),
+            image_id=self.state.build.image_id if self.state.build else None, extra=extra,
+            verification=verification)
         self.state.record = submission.write_submission(record, self.answers_path)
-        self.emit(StageFinished("push", f"pushed {record.pinned_reference}; record in "
-                                f"{self.state.record.name}"))
+        if failure is not None:
+            raise WizardError(f"pushed {pinned}, but the image pulled back by that digest "
+                              f"failed its smoke run ({verification['failed']}): do not submit "
+                              f"it; the record in {self.state.record.name} says so")
+        lines = [f"pushed {record.pinned_reference}; record in {self.state.record.name}",
+                 *self.state.verification.lines(),
+                 f"submit: {record.pinned_reference}"]
+        self.emit(StageFinished("push", "\n".join(lines)))
         return digest
+
+    def _gpus(self, stage: str) -> bool:
+        """Whether smoke containers get GPUs: the profile wants them and the engine has the
+        NVIDIA runtime. Says once when it has not."""
+        wanted = self.answers.runner_gpus
+        if not wanted:
+            return False
+        if self._gpu_runtime is None:
+            self._gpu_runtime = self.docker.has_gpu_runtime()
+            if not self._gpu_runtime:
+                self.emit(StageWarning(stage, "this Docker engine has no NVIDIA runtime: the "
+                                   "in-image smoke runs use the CPU, so their times are CPU "
+                                   "figures"))
+        return self._gpu_runtime
 
     def close(self) -> None:
         if self._docker is not None and hasattr(self._docker, "close"):

@@ -43,12 +43,22 @@ from engine.config import Config
 from wizard.answers import Answers
 from wizard.engine_settings import local_config
 from wizard.errors import WizardError
+from wizard.runner_profile import (
+    FULL_TEST_SET,
+    NON_ROOT_USER,
+    RunnerLimitError,
+    RunnerProfile,
+    TimeVerdict,
+    Usage,
+    oom_message,
+    time_verdict,
+    usage_lines,
+)
+from wizard.runner_profile import duration as _duration
 
 if TYPE_CHECKING:
     from wizard.docker_ops import DockerOps
 
-FULL_TEST_SET = 50_273
-"""Images in the ObjectNet test set, for the full-run estimate."""
 DEFAULT_COUNT = 48
 DEFAULT_SEED = 0
 PREDICTIONS = "predictions.csv"
@@ -116,6 +126,8 @@ def generated_images(cache_dir: str | PathLike[str] | None = None, count: int = 
     cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     folder = cache / f"smoke-images-{count}-seed{seed}"
     if folder.is_dir() and len(list(folder.glob("*.png"))) == count:
+        with contextlib.suppress(OSError):  # made private by an older wizard
+            folder.chmod(0o755)
         return folder
     try:
         cache.mkdir(parents=True, exist_ok=True)
@@ -125,6 +137,8 @@ def generated_images(cache_dir: str | PathLike[str] | None = None, count: int = 
                          "XDG_CACHE_HOME or give a smoke_images folder") from None
     try:
         make_images(scratch, count, seed=seed)
+        # mkdtemp made it private; a runner that is not root must still read it at /input.
+        scratch.chmod(0o755)
         if folder.exists():
             shutil.rmtree(folder)
         scratch.rename(folder)
@@ -157,6 +171,15 @@ class LocalSmokeResult:
     estimate_full_s: float
     """Estimated wall time for all 50,273 ObjectNet images *on this machine* (start-up plus
     images at the steady rate). The challenge machine has GPUs and is much faster."""
+    scores: Any = None
+    """engine.scores.Scores when the smoke images carry labels (ObjectNet class folders or
+    an answers.json beside them): top-1/top-5 of each conversion from the same pass."""
+    timing: dict[str, float] = dataclasses.field(default_factory=dict)
+    """Where the time went: startup_s, decode_s (summed over loader workers), wait_s,
+    model_s, wall_s."""
+    batch_marks: tuple[tuple[float, int], ...] = ()
+    """(seconds since the run started, images done) at the end of each batch: the spread
+    of the batches' rates bounds the full-run estimate (see wizard/report.py)."""
 
     def lines(self) -> list[str]:
         what = "generated ObjectNet-like images" if self.generated else str(self.images_dir)
@@ -169,18 +192,15 @@ class LocalSmokeResult:
             f"{_duration(self.estimate_full_s)} in {self.precision} on this machine "
             f"({self.device}); the challenge machine has GPUs",
         ]
+        if self.scores is not None:
+            out.extend(self.scores.lines())
+        elif not self.generated:
+            out.append("accuracy: not measured (the images carry no labels: put them in "
+                       "ObjectNet's class folders or add an answers.json beside them)")
         out.extend(f"unreadable: {name}: {reason}" for name, reason in self.unreadable[:5])
         return out
 
 
-def _duration(seconds: float) -> str:
-    if not math.isfinite(seconds):
-        return "an unknown time"
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 def local_smoke(source: Answers | Config, images_dir: str | PathLike[str] | None,
@@ -224,8 +244,17 @@ def local_smoke(source: Answers | Config, images_dir: str | PathLike[str] | None
     else:
         config = dataclasses.replace(source, images_dir=folder, output_file=target,
                                      overwrite=True)
+    config = dataclasses.replace(config, score=not generated)
+    started = time.perf_counter()
+    marks: list[tuple[float, int]] = []
+
+    def progress(done: int, total: int) -> None:
+        marks.append((time.perf_counter() - started, done))
+        if on_progress is not None:
+            on_progress(done, total)
+
     try:
-        summary = run(config, on_progress=on_progress, log=log)
+        summary = run(config, on_progress=progress, log=log)
     except EngineError as error:
         raise LocalSmokeError(f"the engine could not run the model here: {error}") from None
     validation = check_predictions(target, "the local run")
@@ -235,7 +264,11 @@ def local_smoke(source: Answers | Config, images_dir: str | PathLike[str] | None
         predictions=target, images_dir=folder, generated=generated, images=summary.images,
         unreadable=list(summary.unreadable), validation=validation, wall_s=summary.wall_s,
         startup_s=summary.startup_s, steady_img_per_s=steady, device=summary.device,
-        precision=config.precision, estimate_full_s=estimate,
+        precision=config.precision, estimate_full_s=estimate, scores=summary.scores,
+        timing={"startup_s": summary.startup_s, "decode_s": summary.decode_s,
+                "wait_s": summary.wait_s, "model_s": summary.model_s,
+                "wall_s": summary.wall_s},
+        batch_marks=tuple(marks),
     )
 
 
@@ -420,6 +453,12 @@ class ImageSmokeResult:
     """Wall time of the container, start-up (Python, torch, the model) included."""
     img_per_s: float | None
     """The engine's own rate inside the container, after start-up (None if not reported)."""
+    profile: RunnerProfile = dataclasses.field(default_factory=RunnerProfile)
+    """The runner limits the container ran under."""
+    usage: Usage = dataclasses.field(default_factory=lambda: Usage(None, None))
+    time: TimeVerdict | None = None
+    strict: tuple[StrictPass, ...] = ()
+    """The read-only root filesystem and non-root passes (empty when skipped)."""
 
     def lines(self) -> list[str]:
         c = self.comparison
@@ -430,11 +469,32 @@ class ImageSmokeResult:
             f"({self.validation['images_scored']} rows)",
             f"agreement with the local run: top-1 {c.top1_agree}/{c.rows}, top-5 "
             f"{c.top5_agree}/{c.rows}" + (f", {len(c.ties)} tied" if c.ties else ""),
+            f"runner profile: {self.profile.describe()}",
+            *usage_lines(self.usage, self.profile),
         ]
+        if self.time is not None:
+            out.append(self.time.line())
+        out.extend(strict.line() for strict in self.strict)
         return out
 
 
+@dataclass(frozen=True)
+class StrictPass:
+    """One stricter re-run of the image: how a stricter runner would fare."""
+
+    name: str
+    """"read-only root filesystem" or "non-root user 1000:1000"."""
+    ok: bool
+    detail: str
+
+    def line(self) -> str:
+        return f"{self.name}: {'works' if self.ok else 'FAILS'}" + (
+            f" ({self.detail})" if self.detail else "")
+
+
 _RATE = re.compile(r"\(([0-9.]+) after start-up\)")
+_DEVICE = re.compile(r"after start-up\) on (.+)$", re.MULTILINE)
+_STARTUP = re.compile(r"start-up ([0-9.]+) s")
 
 
 def _engine_rate(logs: str) -> float | None:
@@ -454,36 +514,30 @@ def _tail(logs: str, lines: int = 12) -> str:
 def image_smoke(ops: DockerOps, image: str, images_dir: str | PathLike[str],
                 output_dir: str | PathLike[str], local_predictions: str | PathLike[str], *,
                 precision: str = "fp32", tolerance: Tolerance | None = None,
-                timeout_s: float = 3600.0, shm_size: str = "12g",
+                timeout_s: float = 3600.0, shm_size: str | None = None,
                 extra_args: Sequence[str] = (), gpus: bool = False,
-                cancel: threading.Event | None = None) -> ImageSmokeResult:
-    """Run `image` as the challenge does on `images_dir`, check /output/predictions.csv and
-    compare it with `local_predictions` (the local run on the same images).
+                cancel: threading.Event | None = None,
+                profile: RunnerProfile | None = None) -> ImageSmokeResult:
+    """Run `image` as the challenge does on `images_dir`, under the runner `profile`'s limits
+    (default: the ObjectNet runner's; `shm_size` overrides its shared memory), check
+    /output/predictions.csv and compare it with `local_predictions` (the local run on the
+    same images). The result carries peak memory and /dev/shm and the time verdict; the
+    strict passes are `strict_passes`.
 
-    Raises ContainerFailedError (non-zero exit, no CSV), PredictionsInvalidError,
-    PredictionsMismatchError; Docker's own errors come from docker_ops."""
+    Raises RunnerLimitError (killed for memory), ContainerFailedError (non-zero exit, no
+    CSV), PredictionsInvalidError, PredictionsMismatchError; Docker's own errors come from
+    docker_ops."""
+    profile = profile or RunnerProfile()
+    if shm_size is not None:
+        profile = dataclasses.replace(profile, shm=shm_size)
     out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    target = out / PREDICTIONS
-    # The engine refuses to overwrite; a stale file would also pass for a fresh one.
-    with contextlib.suppress(FileNotFoundError):
-        target.unlink()
     started = time.monotonic()
-    run = ops.run_smoke_container(image, images_dir, out, shm_size=shm_size,
-                                  extra_args=extra_args, timeout_s=timeout_s, gpus=gpus,
-                                  cancel=cancel)
+    run = _run_image(ops, image, images_dir, out, profile, extra_args=extra_args,
+                     timeout_s=timeout_s, gpus=gpus, cancel=cancel, user=profile.user)
     seconds = time.monotonic() - started
-    if run.exit_code not in ENGINE_OK_CODES:
-        raise ContainerFailedError(
-            f"the image exited with code {run.exit_code}; its last lines:\n{_tail(run.logs_tail)}",
-            run.exit_code, run.logs_tail,
-        )
-    if not target.is_file():
-        raise ContainerFailedError(
-            f"the image exited with code {run.exit_code} but wrote no /output/{PREDICTIONS}: "
-            "the challenge would score an empty file; its last lines:\n"
-            f"{_tail(run.logs_tail)}", run.exit_code, run.logs_tail,
-        )
+    target = out / PREDICTIONS
+    usage = Usage(run.memory_peak, run.shm_peak, run.oom_killed)
+    _check_exit(image, run, target, profile, usage)
     validation = check_predictions(target, "the image")
     comparison = compare_predictions(local_predictions, target,
                                      tolerance or TOLERANCES.get(precision, TOLERANCES["fp32"]))
@@ -497,8 +551,81 @@ def image_smoke(ops: DockerOps, image: str, images_dir: str | PathLike[str],
             "model as saved, and that the model folder and checkpoint were not changed since "
             "the build", comparison,
         )
+    rate = _engine_rate(run.logs_tail)
+    device = _last(_DEVICE, run.logs_tail) or "an unreported device"
+    startup = float(_last(_STARTUP, run.logs_tail) or 0.0)
+    on_cpu = device == "cpu"
+    hardware = (f"this machine's CPU ({os.cpu_count() or 1} cores), in the image"
+                if on_cpu else f"{device}, in the image")
     return ImageSmokeResult(
         image=image, exit_code=run.exit_code, logs_tail=run.logs_tail, predictions=target,
-        validation=validation, comparison=comparison, seconds=seconds,
-        img_per_s=_engine_rate(run.logs_tail),
+        validation=validation, comparison=comparison, seconds=seconds, img_per_s=rate,
+        profile=profile, usage=usage,
+        time=time_verdict(startup, rate, profile, hardware, upper_bound=on_cpu),
     )
+
+
+def strict_passes(ops: DockerOps, image: str, images_dir: str | PathLike[str],
+                  output_dir: str | PathLike[str], profile: RunnerProfile, *,
+                  timeout_s: float = 3600.0, gpus: bool = False,
+                  cancel: threading.Event | None = None) -> tuple[StrictPass, ...]:
+    """Re-run the image with a read-only root filesystem (tmpfs /tmp), then as the non-root
+    user 1000:1000: some runners do either. Each pass must exit cleanly and write a valid
+    predictions.csv. Failures are returned, not raised: the profile decides (see
+    runner_profile.Strictness)."""
+    passes = (("read-only root filesystem", {"read_only": True, "user": profile.user}),
+              (f"non-root user {NON_ROOT_USER}", {"user": NON_ROOT_USER}))
+    results = []
+    for number, (name, options) in enumerate(passes, start=1):
+        out = Path(output_dir) / f"strict-{number}"
+        run = _run_image(ops, image, images_dir, out, profile, timeout_s=timeout_s, gpus=gpus,
+                         cancel=cancel, **options)
+        target = out / PREDICTIONS
+        try:
+            _check_exit(image, run, target, profile, Usage(run.memory_peak, run.shm_peak,
+                                                           run.oom_killed))
+            check_predictions(target, "the image")
+        except (SmokeError, RunnerLimitError) as error:
+            last = [line for line in run.logs_tail.splitlines() if line.strip()]
+            reason = str(error).splitlines()[0]
+            detail = f"{reason}; last line: {last[-1].strip()}" if last else reason
+            results.append(StrictPass(name, False, detail))
+            continue
+        results.append(StrictPass(name, True, ""))
+    return tuple(results)
+
+
+def _run_image(ops: DockerOps, image: str, images_dir: str | PathLike[str], out: Path,
+               profile: RunnerProfile, *, extra_args: Sequence[str] = (), timeout_s: float,
+               gpus: bool, cancel: threading.Event | None, user: str | None = None,
+               read_only: bool = False) -> Any:
+    out.mkdir(parents=True, exist_ok=True)
+    # The engine refuses to overwrite; a stale file would also pass for a fresh one.
+    with contextlib.suppress(FileNotFoundError):
+        (out / PREDICTIONS).unlink()
+    return ops.run_smoke_container(image, images_dir, out, shm_size=profile.shm,
+                                   extra_args=extra_args, timeout_s=timeout_s,
+                                   mem_limit=profile.memory, gpus=gpus and profile.gpus,
+                                   cancel=cancel, user=user, read_only=read_only)
+
+
+def _check_exit(image: str, run: Any, target: Path, profile: RunnerProfile,
+                usage: Usage) -> None:
+    if run.oom_killed:
+        raise RunnerLimitError(oom_message(image, profile, usage))
+    if run.exit_code not in ENGINE_OK_CODES:
+        raise ContainerFailedError(
+            f"the image exited with code {run.exit_code}; its last lines:\n{_tail(run.logs_tail)}",
+            run.exit_code, run.logs_tail,
+        )
+    if not target.is_file():
+        raise ContainerFailedError(
+            f"the image exited with code {run.exit_code} but wrote no /output/{PREDICTIONS}: "
+            "the challenge would score an empty file; its last lines:\n"
+            f"{_tail(run.logs_tail)}", run.exit_code, run.logs_tail,
+        )
+
+
+def _last(pattern: re.Pattern[str], logs: str) -> str | None:
+    found = pattern.findall(logs)
+    return found[-1].strip() if found else None

@@ -60,12 +60,17 @@ class SubmissionRecord:
     image_id: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     """Measurements worth keeping (image size, smoke-test agreement); no secrets."""
+    verification: dict[str, Any] | None = None
+    """The pushed image pulled back by digest and smoke-tested: the pulled reference, the
+    validator's verdict, the agreement with the local run, peak memory and shm, the time
+    verdict (see wizard/receipt.py); or the reason it failed."""
 
 
 def record_for(answers: Answers, project_root: str | PathLike[str], digest: str, *,
                torch_version: str | None, image_id: str | None = None,
                checkpoint_sha256: str | None = None, extra: dict[str, Any] | None = None,
-               now: datetime | None = None) -> SubmissionRecord:
+               now: datetime | None = None,
+               verification: dict[str, Any] | None = None) -> SubmissionRecord:
     """The record for a push of the answers' image that the registry stored as `digest`."""
     if not _DIGEST.fullmatch(digest):
         raise SubmissionError(f"{digest!r} is not an image digest (sha256: and 64 hex digits)")
@@ -86,6 +91,7 @@ def record_for(answers: Answers, project_root: str | PathLike[str], digest: str,
         created=(now or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds"),
         image_id=image_id,
         extra=dict(extra or {}),
+        verification=verification,
     )
 
 

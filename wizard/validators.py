@@ -203,6 +203,40 @@ def tag(value: str) -> str:
     )
 
 
+_SIZE = re.compile(r"(\d{1,9}(?:\.\d{1,3})?)([kmgt]?)(?:i?b)?", re.IGNORECASE)
+_SIZE_UNITS = {"": 1, "k": 1024, "m": 1024 ** 2, "g": 1024 ** 3, "t": 1024 ** 4}
+DOCKER_MIN_MEMORY = 6 * 1024 ** 2
+"""Docker refuses a memory limit below 6 MiB."""
+_USER = re.compile(r"(?:[a-z_][a-z0-9_-]{0,31}|\d{1,10})(?::(?:[a-z_][a-z0-9_-]{0,31}|\d{1,10}))?")
+
+
+def parse_size(value: str) -> int:
+    """Bytes in a Docker-style size such as `32g`, `512m` or `12GB` (binary units, as
+    Docker reads them)."""
+    match = _SIZE.fullmatch(value.strip())
+    if not match:
+        raise ValueError(f"{show(value)} is not a size: write a number with k, m, g or t, "
+                         "e.g. 32g")
+    return int(float(match[1]) * _SIZE_UNITS[match[2].lower()])
+
+
+def memory_size(value: str) -> str:
+    """A memory or shared-memory size Docker accepts, e.g. `32g`; at least 6m."""
+    text = value.strip()
+    if parse_size(text) < DOCKER_MIN_MEMORY:
+        raise ValueError(f"{show(text)} is below the 6m Docker allows: e.g. 2g or 32g")
+    return text
+
+
+def user_spec(value: str) -> str:
+    """A container user as Docker's --user takes it: name or uid, with an optional :group."""
+    text = value.strip()
+    if _USER.fullmatch(text):
+        return text
+    raise ValueError(f"{show(text)} is not a user: write a name or uid, optionally with "
+                     ":group, e.g. 1000:1000")
+
+
 def registry(value: str) -> str:
     """A registry host with an optional port, such as `docker.synapse.org` or
     `127.0.0.1:5000`."""

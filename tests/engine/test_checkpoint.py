@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from pathlib import Path
 
@@ -156,3 +157,58 @@ def test_a_second_model_folder_in_one_process_is_its_own(plugin_dir: Path, tmp_p
     (other / "model_description.py").write_text("import torch.nn as nn\n\n\n"
                                                 "class mine(nn.Linear):\n    pass\n")
     assert model_classes(load_model_module(other))[0] == "mine"
+
+
+@pytest.mark.parametrize("prefix", ["net.", "model.", "backbone.", "encoder.", "net.module."])
+def test_a_wrapper_prefix_is_removed_and_logged(plugin_dir: Path, tmp_path: Path, reference,
+                                                prefix: str) -> None:
+    path = tmp_path / "wrapped.pth"
+    torch.save(OrderedDict((prefix + k, v) for k, v in reference.items()), str(path))
+    lines: list[str] = []
+    model = checkpoint.load_into(build_model(plugin_dir, "tiny"), path, log=lines.append)
+    assert _same(model.state_dict(), reference)
+    assert lines == [f"checkpoint wrapped.pth: removed the prefix {prefix!r} from every key"]
+
+
+def test_a_prefix_the_model_has_is_added(plugin_dir: Path, tmp_path: Path, reference) -> None:
+    """The model is the wrapper here: its keys carry `inner.`, the checkpoint's do not."""
+    import torch.nn as nn
+
+    class Wrapper(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = build_model(plugin_dir, "tiny")
+
+    path = tmp_path / "bare.pth"
+    torch.save(reference, str(path))
+    lines: list[str] = []
+    model = checkpoint.load_into(Wrapper(), path, log=lines.append)
+    assert _same(model.inner.state_dict(), reference)
+    assert lines == ["checkpoint bare.pth: added the prefix 'inner.' to every key"]
+
+
+def test_a_prefix_on_only_some_keys_is_refused_naming_the_pattern(
+        plugin_dir: Path, tmp_path: Path, reference) -> None:
+    keys = list(reference)
+    state = OrderedDict((("net." + k) if i % 2 else k, v)
+                        for i, (k, v) in enumerate(reference.items()))
+    state["net.extra.weight"] = torch.zeros(1)
+    path = tmp_path / "half.pth"
+    torch.save(state, str(path))
+    with pytest.raises(CheckpointError) as caught:
+        checkpoint.load_into(build_model(plugin_dir, "tiny"), path)
+    message = str(caught.value)
+    assert f"removing the prefix 'net.' maps {len(keys) // 2} of the {len(keys) // 2 + 1} " \
+        "unexpected keys onto missing ones" in message
+    assert "0 missing keys are left over" in message
+
+
+def test_a_prefix_with_a_wrong_shape_is_refused(plugin_dir: Path, tmp_path: Path,
+                                                reference) -> None:
+    state = OrderedDict(("net." + k, v) for k, v in reference.items())
+    state["net.fc.bias"] = torch.zeros(7)
+    path = tmp_path / "shape.pth"
+    torch.save(state, str(path))
+    expected = re.escape("after the change (removed the prefix 'net.'")
+    with pytest.raises(CheckpointError, match=expected):
+        checkpoint.load_into(build_model(plugin_dir, "tiny"), path)

@@ -132,3 +132,32 @@ def test_integrity_on_torch_1_13(docker_client, base_image, layout, plugin_dir, 
     assert status == 2 and "posix.system" in logs and "not a torch model class" in logs, logs
     assert "pass --trust-checkpoint" not in logs and "Traceback" not in logs
     shutil.rmtree(layout["/ckpt"])
+
+
+def test_score_counts_both_conversions_on_torch_1_13(docker_client, base_image, layout,
+                                                     plugin_dir, tmp_path):
+    """--score's device-side counting (amax, any(dim), in-place sums under no_grad) on the
+    oldest stack we test: labels are the host's mode-2 top-1, so mode 2 must score 100%."""
+    import json
+    import shutil
+
+    from engine.cli import main
+
+    save_checkpoint(plugin_dir, "tiny", layout["/ckpt"] / "tiny.pth", seed=3)
+    host_csv = layout["/ckpt"] / "host.csv"
+    assert main([str(layout["/input"]), str(host_csv), "tiny", str(layout["/ckpt"] / "tiny.pth"),
+                 "--model-dir", str(plugin_dir), "--workers", "0",
+                 "--convert_outputs_mode", "2"]) == 0
+    labelled = tmp_path / "labelled"
+    shutil.copytree(layout["/input"], labelled)
+    answers = {name: ids[0] for name, (ids, _) in _rows(host_csv).items()}
+    (labelled / "answers.json").write_text(json.dumps(answers))
+    status, logs = _in_image(
+        docker_client, base_image,
+        ["/input", "/output/predictions.csv", "tiny", "/ckpt/tiny.pth", "--model-dir",
+         "/plugin", "--workers", "0", "--convert_outputs_mode", "1", "--score"],
+        {**layout, "/input": labelled})
+    assert status == 0, logs
+    assert f"score on {len(answers)} labelled images" in logs
+    assert "mode 2 (ImageNet scores collapsed onto ObjectNet) top-1 100.0%" in logs
+    assert "mode 2 scores better" in logs or "score the same" in logs

@@ -224,6 +224,27 @@ class FakeAPIClient:
         return {"State": {"Running": running, "Status": "running" if running else "exited",
                           "ExitCode": self.exit_code}}
 
+    def history(self, ref: str) -> list[dict[str, Any]]:
+        layers = (self.images.get(ref) or {}).get("RootFS", {}).get("Layers") or []
+        return [{"Size": 1000, "CreatedBy": "/bin/sh -c #(nop) COPY file:x in /"}
+                for _ in layers]
+
+    def remove_image(self, image: str, **kwargs: Any) -> None:
+        self._record("remove_image", image=image, **kwargs)
+
+    def info(self) -> dict[str, Any]:
+        return {"Runtimes": {"runc": {"path": "runc"}}}
+
+    def stats(self, container: str, **kwargs: Any) -> dict[str, Any]:
+        return {"memory_stats": {}}
+
+    def exec_create(self, container: str, cmd: list[str], **kwargs: Any) -> dict[str, Any]:
+        self._record("exec_create", container=container, cmd=cmd)
+        return {"Id": "e0"}
+
+    def exec_start(self, exec_id: str, **kwargs: Any) -> bytes:
+        return b"df: /dev/shm: not found\n"
+
     def logs(self, container: str, **kwargs: Any) -> bytes:
         self._record("logs", container=container, **kwargs)
         return self.log_bytes

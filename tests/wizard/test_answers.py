@@ -265,7 +265,7 @@ def test_save_then_load_round_trips(tmp_path):
     assert text.startswith("# objectnet-wizard answers")
     keys = [line.split(" = ")[0] for line in text.splitlines() if " = " in line
             and not line.startswith("#")]
-    assert keys == [name for name in FIELDS if getattr(answers, name) is not None]
+    assert keys == [name for name in FIELDS if getattr(answers, name) not in (None, [])]
 
 
 def test_save_leaves_out_unset_values_and_non_settings(tmp_path):

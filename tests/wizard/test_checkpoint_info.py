@@ -140,7 +140,22 @@ def test_torch_for_check_prefers_what_the_file_proves(files):
         assert info.torch_for_check("2.0.0") == info.torch_version_min
         assert info.torch_for_check(None) == info.torch_version_min
     assert inspect(files["meta.safetensors"]).torch_for_check("2.14.1") == "2.3.1"
-    assert inspect(files["legacy.pth"]).torch_for_check("1.13.1") == "1.13.1"
+
+
+
+def test_a_legacy_checkpoint_means_torch_before_1_6(files):
+    """Issue 10: the legacy format was taken for "likely saved by the torch installed here".
+    It is what torch < 1.6 wrote, so any base image the engine supports reads it."""
+    from wizard import base_images
+
+    legacy = inspect(files["legacy.pth"], with_sha256=False)
+    assert legacy.torch_for_check("2.14.1") == "1.5.1"
+    assert legacy.torch_for_check(None) == "1.5.1"
+    image = base_images.suggest(legacy.torch_for_check(None))
+    assert image.engine_supported
+    assert image.torch_version[:2] == min(i.torch_version[:2] for i in base_images.load_table()
+                                          if i.engine_supported)
+    assert base_images.check(image.ref, "1.5.1") == []
 
 
 def test_local_torch_version():

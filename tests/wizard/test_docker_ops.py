@@ -293,10 +293,13 @@ def test_smoke_container_is_started_like_the_challenge(tmp_path):
     images.mkdir()
     api = fake_with_images(exit_code=3, logs=b"line 1\nwrote /output/predictions.csv\n")
     run = DockerOps(api).run_smoke_container(TAG, images, out, extra_args=["--workers", "1"])
-    assert run == (3, "line 1\nwrote /output/predictions.csv\n")
+    assert run[:2] == (3, "line 1\nwrote /output/predictions.csv\n")
     (call,) = api.called("create_container")
     host = call["host_config"]
     assert host["network_mode"] == "none" and host["shm_size"] == "12g"
+    assert host["mem_limit"] == host["memswap_limit"] == "32g", "no swap beyond the limit"
+    assert host["cap_drop"] == ["ALL"] and host["security_opt"] == ["no-new-privileges"]
+    assert host["pids_limit"] > 0 and host["read_only"] is False
     assert host["binds"] == {str(images.resolve()): {"bind": "/input", "mode": "ro"},
                              str(out.resolve()): {"bind": "/output", "mode": "rw"}}
     assert call["entrypoint"] is None and call["command"] == ["--workers", "1"]

@@ -88,7 +88,19 @@ def make_project(root: Path, answers: Answers, requirements: bool) -> Path:
     checkpoint.write_bytes(CHECKPOINT_BYTES)
     if requirements:
         (model / "requirements.txt").write_text("timm==1.0.15\n")
+        # What the check stage leaves behind: a resolved, hash-pinned wheelhouse.
+        lock = root / ".objectnet-wizard" / "wheelhouse" / "requirements.lock"
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        lock.write_text("timm==1.0.15 --hash=sha256:" + "0" * 64 + "\n")
     return root
+
+
+def model_files(answers: Answers, requirements: bool) -> list[str]:
+    """The files make_project puts into the model folder, as the listing orders them."""
+    files = ["data_transform_description.py", "model_description.py"]
+    if requirements:
+        files.append("requirements.txt")
+    return sorted([*files, answers.checkpoint], key=lambda f: ("/" in f, f))
 
 
 def instructions(text: str) -> list[tuple[str, str]]:
@@ -122,20 +134,23 @@ def expected_kinds(requirements: bool) -> list[str]:
 LABEL = re.compile(r'[a-z][a-z0-9.]*="[^"\\$`]*"')
 
 
-def assert_structure(rendered: RenderedFiles, answers: Answers, requirements: bool) -> None:
+def assert_structure(rendered: RenderedFiles, answers: Answers, requirements: bool,
+                     files: list[str] | None = None) -> None:
     """Exactly the expected instructions, each with exactly the expected arguments."""
+    files = model_files(answers, requirements) if files is None else files
     found = instructions(rendered.dockerfile)
     assert [kind for kind, _ in found] == expected_kinds(requirements)
     assert found[0] == ("FROM", answers.base_image)
     copies = [json.loads(arguments) for kind, arguments in found if kind == "COPY"]
+    code = [f"{answers.model_dir}/{f}" for f in files if f != answers.checkpoint]
     expected_copies = [
         ["engine/", "/opt/objectnet/engine/"],
-        [f"{answers.model_dir}/*.py", f"{CONTAINER_MODEL_DIR}/"],
+        [*code, f"{CONTAINER_MODEL_DIR}/"],
         [f"{answers.model_dir}/{answers.checkpoint}", container_checkpoint(answers)],
     ]
     if requirements:
-        expected_copies.insert(0, [f"{answers.model_dir}/requirements.txt",
-                                   f"{CONTAINER_MODEL_DIR}/requirements.txt"])
+        expected_copies.insert(0, [".objectnet-wizard/wheelhouse/",
+                                   "/opt/objectnet/wheelhouse/"])
     assert copies == expected_copies
     for kind, arguments in found:
         if kind == "LABEL":
@@ -144,11 +159,11 @@ def assert_structure(rendered: RenderedFiles, answers: Answers, requirements: bo
     assert json.loads(found[-1][1]) == entrypoint(answers)
     patterns = [line for line in rendered.dockerignore.split("\n")
                 if line.strip() and not line.startswith("#")]
-    expected_patterns = ["*", "!engine/**", "engine/**/.*", f"!{answers.model_dir}/*.py"]
+    expected_patterns = ["*", "!engine/**", "engine/**/.*"]
+    expected_patterns += [f"!{answers.model_dir}/{f}" for f in files]
     if requirements:
-        expected_patterns.append(f"!{answers.model_dir}/requirements.txt")
-    expected_patterns += [f"!{answers.model_dir}/{answers.checkpoint}", "**/__pycache__",
-                          "**/*.pyc"]
+        expected_patterns.append("!.objectnet-wizard/wheelhouse/**")
+    expected_patterns += ["**/__pycache__", "**/*.pyc"]
     assert patterns == expected_patterns
 
 
@@ -172,8 +187,9 @@ def test_layers_are_ordered_for_the_cache(tmp_path):
     answers = Answers(**CASES["full"][0])
     text = render(answers, make_project(tmp_path, answers, True)).dockerfile
     order = [text.index("\n" + marker) for marker in (
-        "FROM ", "WORKDIR ", "ENV ", 'COPY ["models/vit/requirements.txt"', "RUN ",
-        'COPY ["engine/"', 'COPY ["models/vit/*.py"', 'COPY ["models/vit/weights/best.pth"',
+        "FROM ", "WORKDIR ", "ENV ", 'COPY [".objectnet-wizard/wheelhouse/"', "RUN ",
+        'COPY ["engine/"', 'COPY ["models/vit/data_transform_description.py"',
+        'COPY ["models/vit/weights/best.pth"',
         "LABEL ", "ENTRYPOINT ")]
     assert order == sorted(order)
     assert "--mount" not in text
@@ -217,6 +233,9 @@ def test_dockerignore_lets_only_the_image_inputs_through(tmp_path):
                  "engine/.ruff_cache/0.6/123", "engine/.ruff.toml", "engine/data/.hidden",
                  "engine/stale.pyc", "models/vit/__pycache__/x.cpython-311.pyc",
                  "models/vit/weights/older.pth", "models/vit/other.pth", "models/vit/sub/x.py",
+                 "models/vit/classes.json", "models/vit/native.so", "models/vit/.env",
+                 "models/vit/id_rsa", "models/vit/answers.toml", "models/vit/.git/HEAD",
+                 "models/vit/.ipynb_checkpoints/a.ipynb", "models/vit/venv/pyvenv.cfg",
                  ".git/config", ".venv/lib/site.py", "answers.toml", ".env", "secrets.txt",
                  "README.md", "sample-images/a.png", "docker-config.json"):
         path = root / name
@@ -233,6 +252,8 @@ def test_dockerignore_lets_only_the_image_inputs_through(tmp_path):
         "engine/__init__.py", "engine/__main__.py", "engine/data/map.json",
         "models/vit/model_description.py", "models/vit/data_transform_description.py",
         "models/vit/requirements.txt", "models/vit/weights/best.pth",
+        "models/vit/sub/x.py", "models/vit/classes.json", "models/vit/native.so",
+        ".objectnet-wizard/wheelhouse/requirements.lock",
     }
 
 
@@ -361,12 +382,13 @@ ANY_FIELDS = [*STRING_FIELDS, "batch_size", "workers", "gpus", "convert_outputs_
 
 def render_or_refuse(answers: Answers, answers_name: str = "answers.toml") -> None:
     try:
-        rendered = render_text(answers, checkpoint_sha256=SHA, requirements=True,
+        files = ["model_description.py", answers.checkpoint]
+        rendered = render_text(answers, checkpoint_sha256=SHA, model_files=files, wheels=True,
                                answers_name=answers_name)
     except RenderError as error:
         assert "\n" not in str(error)
         return
-    assert_structure(rendered, answers, True)
+    assert_structure(rendered, answers, True, files)
     assert "touch /pwned" not in rendered.dockerignore
 
 
@@ -407,6 +429,7 @@ def test_no_field_value_adds_an_instruction(field, value):
 
 
 def test_rendered_header_names_the_version():
-    rendered = render_text(Answers(**VALID), checkpoint_sha256=SHA, requirements=False)
+    rendered = render_text(Answers(**VALID), checkpoint_sha256=SHA,
+                           model_files=["model_description.py", "resnet50.pth"], wheels=False)
     assert rendered.dockerfile.splitlines()[0].startswith(
         f"# Generated by objectnet-wizard {__version__} from answers.toml")

@@ -38,3 +38,30 @@ def test_missing_checkpoint_and_unknown_class(repo_root: Path, tmp_path: Path) -
     assert not result.ok and "does not exist" in result.message
     result = check_model(repo_root / "model", "resnet5O", tmp_path / "nope.pth")
     assert not result.ok and "Did you mean 'resnet50'?" in result.message
+
+
+def test_library_classes_are_offered_after_the_folders_own_and_marked(tmp_path) -> None:
+    from wizard.model_check import class_choices
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "model_description.py").write_text(
+        "import torch.nn as nn\nfrom torch.nn import Linear\n\n\nclass mine(nn.Module):\n"
+        "    pass\n")
+    assert class_choices(folder)[0] == ("mine", "mine")
+    assert ("Linear (library class from torch.nn.modules.linear)", "Linear") in \
+        class_choices(folder)
+
+
+def test_a_library_class_that_needs_arguments_gets_the_wrapper(tmp_path) -> None:
+    from wizard.model_check import check_model
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "model_description.py").write_text("from torch.nn import Linear\n")
+    result = check_model(folder, "Linear", folder / "none.pth")
+    assert not result.ok
+    assert "The engine builds the class with no arguments (it is imported from " \
+        "torch.nn.modules.linear, not defined in model_description.py): add a wrapper to " \
+        "model_description.py, e.g. class my_model(Linear): def __init__(self): " \
+        "super().__init__(in_features=..., out_features=...)" in result.message

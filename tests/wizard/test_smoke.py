@@ -170,6 +170,11 @@ def test_without_smoke_images_generated_ones_are_made_once(project, tmp_path):
     assert {p.name: p.stat().st_mtime_ns for p in result.images_dir.iterdir()} == before
     # No half-made folder is left beside it.
     assert [p.name for p in (tmp_path / "cache").iterdir()] == ["smoke-images-6-seed0"]
+    # Readable by a runner that is not root (the strict pass runs as 1000:1000).
+    assert result.images_dir.stat().st_mode & 0o777 == 0o755
+    result.images_dir.chmod(0o700)  # as an older wizard left it
+    generated_images(tmp_path / "cache", 6)
+    assert result.images_dir.stat().st_mode & 0o777 == 0o755
 
 
 def test_local_smoke_uses_the_answers_smoke_images(project, images, tmp_path):

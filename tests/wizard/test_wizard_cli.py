@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import torch
 from projects import make_answered_project
 from support import REPO
 
@@ -116,6 +118,22 @@ def test_run_until_push_on_real_docker(tmp_path: Path, docker_client, base_image
     assert entry["pinned_reference"].startswith(f"{auth_registry.host}/syn12345678/small-model@")
     assert auth_registry.password not in (project / "answers.submission.json").read_text()
     assert entry["torch_version"].startswith("1.13")
+    # Before the push, the upload was sized; after it, the image came back by digest and
+    # passed its smoke run again; the receipt is in the record and on screen.
+    assert re.search(r"upload: all \d+ layers, 1\.\d GiB uncompressed", result.stderr)
+    assert "building for linux/amd64" in result.stderr
+    verification = entry["verification"]
+    assert verification["pulled"] == entry["pinned_reference"]
+    assert verification["validator"] == "VALIDATED"
+    assert verification["agreement_with_local_run"] == {"top1": "48/48", "top5": "48/48",
+                                                         "ok": True}
+    assert 0 < verification["memory_peak_bytes"] < 32 * 1024 ** 3
+    assert verification["shm_peak_bytes"] is not None
+    assert verification["time_verdict"] == "no limit"
+    assert "this machine's CPU" in verification["time_measured_on"]
+    assert f"submit: {entry['pinned_reference']}" in result.stderr
+    assert "read-only root filesystem: works" in result.stderr
+    assert "non-root user 1000:1000: works" in result.stderr
     # What was pushed is what the challenge would pull: by digest.
     docker_client.login(auth_registry.user, auth_registry.password,
                         registry=auth_registry.host)
@@ -130,3 +148,37 @@ def test_smoke_reports_how_much_bf16_changes_predictions(project: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "compared fp32 with bf16 on 48 of 48 images" in result.stderr
     assert "top-1 agreement:" in result.stderr and "top-5 agreement:" in result.stderr
+
+
+def test_a_key_mismatch_is_a_model_problem_everywhere(project: Path) -> None:
+    """Issue 10: check said "environment not ready" (3) for a checkpoint that does not fit,
+    and run's check stage passed it, failing only at the smoke run."""
+    from support import save_checkpoint
+
+    save_checkpoint(project / "model", "tiny10", project / "model" / "tiny.pth")
+    checked = wizard("check", "--answers", project / "answers.toml")
+    assert checked.returncode == 2, checked.stderr
+    assert "fc.weight [10, 16] vs [1000, 16]" in checked.stderr
+    result = wizard("run", "--answers", project / "answers.toml", "--until", "smoke")
+    assert result.returncode == 2, result.stderr
+    assert "does not fit model class tiny: keys 2 with another shape" in result.stderr
+    assert "Local smoke run" not in result.stderr
+    assert not (project / "Dockerfile").exists()
+
+
+def test_init_starts_from_what_the_model_folder_holds(project: Path) -> None:
+    description = project / "model" / "model_description.py"
+    description.write_text("import torch.nn as nn\nfrom torchvision.models import resnet18\n\n\n"
+                           "class mine(nn.Module):\n    pass\n")
+    result = wizard("init", project / "fresh.toml", cwd=project)
+    assert result.returncode == 0, result.stderr
+    text = (project / "fresh.toml").read_text()
+    assert 'model_class = "mine"' in text and 'checkpoint = "tiny.pth"' in text
+    assert "model_class = 'mine': the one class in model_description.py" in result.stderr
+    from wizard import base_images
+
+    assert f'base_image = "{base_images.suggest(torch.__version__).ref}"' in text
+    (project / "model" / "other.pt").write_bytes(b"x")
+    result = wizard("init", project / "second.toml", cwd=project)
+    assert "checkpoint: 2 candidates (other.pt, tiny.pth): pick one" in result.stderr
+    assert 'checkpoint = "resnet50.pth"' in (project / "second.toml").read_text()

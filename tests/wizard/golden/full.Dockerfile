@@ -10,14 +10,17 @@ WORKDIR /opt/objectnet
 ENV PYTHONUNBUFFERED=1
 ENV PYTHONDONTWRITEBYTECODE=1
 
-# The model's extra packages, before any code, so a code change keeps this layer.
+# The model's pip requirements, resolved on the host into a hash-pinned wheelhouse for this
+# image's Python (what the image already has left out), installed with no network and before
+# any code, so a code change keeps this layer.
 # PIP_BREAK_SYSTEM_PACKAGES lets pip install into a distribution's Python (PEP 668: Debian,
 # pytorch/pytorch 2.10 and newer); conda's Python and older pips ignore it.
-COPY ["models/vit/requirements.txt", "/opt/objectnet/model/requirements.txt"]
-RUN PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --no-cache-dir --disable-pip-version-check -r /opt/objectnet/model/requirements.txt
+COPY [".objectnet-wizard/wheelhouse/", "/opt/objectnet/wheelhouse/"]
+RUN PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --no-index --no-deps --require-hashes --no-cache-dir --disable-pip-version-check --find-links /opt/objectnet/wheelhouse -r /opt/objectnet/wheelhouse/requirements.lock
 
 COPY ["engine/", "/opt/objectnet/engine/"]
-COPY ["models/vit/*.py", "/opt/objectnet/model/"]
+# The model folder: code, sub-packages and data files (.dockerignore lists each file).
+COPY ["models/vit/data_transform_description.py", "models/vit/model_description.py", "models/vit/requirements.txt", "/opt/objectnet/model/"]
 # The checkpoint alone in the last layer: a new checkpoint rebuilds only this one.
 COPY ["models/vit/weights/best.pth", "/opt/objectnet/model/weights/best.pth"]
 

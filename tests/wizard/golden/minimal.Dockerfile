@@ -11,7 +11,8 @@ ENV PYTHONUNBUFFERED=1
 ENV PYTHONDONTWRITEBYTECODE=1
 
 COPY ["engine/", "/opt/objectnet/engine/"]
-COPY ["model/*.py", "/opt/objectnet/model/"]
+# The model folder: code, sub-packages and data files (.dockerignore lists each file).
+COPY ["model/data_transform_description.py", "model/model_description.py", "/opt/objectnet/model/"]
 # The checkpoint alone in the last layer: a new checkpoint rebuilds only this one.
 COPY ["model/resnet50.pth", "/opt/objectnet/model/resnet50.pth"]
 

@@ -22,7 +22,7 @@ STAR = "★"
 
 def checkpoint_torch(path: Path | None) -> tuple[str | None, str]:
     """The torch version to match and how it is known (imports torch: call from a worker)."""
-    from wizard.checkpoint_info import inspect, local_torch_version
+    from wizard.checkpoint_info import LEGACY_TORCH, inspect, local_torch_version
 
     local = local_torch_version()
     if path is None or not path.is_file():
@@ -31,6 +31,9 @@ def checkpoint_torch(path: Path | None) -> tuple[str | None, str]:
     version = info.torch_for_check(local)
     if info.torch_version:
         return version, f"{path.name} records torch {info.torch_version}"
+    if version == LEGACY_TORCH:
+        return version, (f"{path.name} is in the legacy format: saved by torch < 1.6, which "
+                         "every newer torch reads")
     if version == local:
         why = f" ({info.evidence})" if info.evidence else ""
         return version, (f"{path.name} was likely saved by the torch installed here{why}")
