@@ -351,3 +351,14 @@ def test_a_forward_that_needs_values_or_leaves_a_cache_still_gives_the_same_rows
     fallbacks = [line for line in lines if "random initialisation" in line]
     assert (said in fallbacks[0]) if said else fallbacks == []
     assert (tmp_path / "fast.csv").read_text() == (tmp_path / "plain.csv").read_text()
+
+
+def test_a_checkpoint_saved_from_a_wrapper_is_fitted_in_the_fast_build_too(
+        zoo: Path, tmp_path: Path) -> None:
+    torch.manual_seed(7)
+    state = build_model(zoo, "mobilenet_v3_small").state_dict()
+    path = tmp_path / "wrapped.pth"
+    torch.save({"net." + key: value for key, value in state.items()}, str(path))
+    plain, fast, said = _both(zoo, "mobilenet_v3_small", path)
+    assert len(said) == 1 and "net." in said[0], said
+    _assert_identical(plain, fast)
