@@ -203,7 +203,8 @@ def to_argv(config: Config) -> List[str]:
         argv += ["--border", str(config.border)]
     for flag, on in (("--overwrite", config.overwrite),
                      ("--trust-checkpoint", config.trust_checkpoint),
-                     ("--compile", config.compile)):
+                     ("--compile", config.compile),
+                     ("--plain-load", not config.fast_load)):
         if on:
             argv.append(flag)
     return argv
