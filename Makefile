@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # The torch pair these machines carry on local disk (see pip's constraints); any torch>=1.8 works.
 TORCH := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: venv demo test lint bench bench-speed bench-memory services services-down ci clean
+.PHONY: venv demo test lint bench bench-speed bench-memory bench-startup services services-down ci clean
 
 venv: $(VENV)/.installed
 
@@ -37,6 +37,9 @@ bench-speed: venv
 
 bench-memory: venv
 	$(PY) bench/memory.py
+
+bench-startup: venv
+	$(PY) bench/startup.py
 
 # As root: dockerd, the test base image (torch 1.13) and registries on 127.0.0.1 for the tests.
 services:

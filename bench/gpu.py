@@ -4,11 +4,19 @@
 
 It needs only what such a machine has (Python with torch, torchvision, Pillow and numpy;
 Rich and pyspng are used when present), generates its own inputs (5,000 sample-size and 480
-2048x1536 ObjectNet-like PNGs, random-weight checkpoints), and keeps to a 270-second budget so
-the whole run ends in under 5 minutes: the rows that check the issue's targets run first
-(ResNet-50 end to end exact and opt-ins, the large PNGs, ResNeXt-101 32x48d bf16), then the
-decode and model bounds; what no longer fits is skipped and said so. Rows are printed as they
-are measured, so a cut-off run still reports what it did.
+2048x1536 ObjectNet-like PNGs at zlib level 1, random-weight checkpoints; about 8.5 GB under
+/tmp, and the seed's loader can hold about 3 GB in /dev/shm), and keeps to a 270-second
+budget that starts once the inputs are ready: the rows that check the issue's targets run
+first (ResNet-50 end to end exact and opt-ins, with --compile right after them, the large
+PNGs, ResNeXt-101 32x48d bf16, built once on the GPU and loaded without initialisation by the
+engine), then the decode and model bounds; what no longer fits is skipped and said so. Rows
+are printed as they are measured, so a cut-off run still reports what it did. Exact rows (the
+seed's and the engine's) are true fp32: TF32 off, so both must give the same predictions.
+
+The prepared command for a lent machine (a limit that leaves time for one rerun):
+
+    set -o pipefail; df -h /tmp /dev/shm; nvidia-smi -L;
+    PYTHONUNBUFFERED=1 python3 bench/gpu.py 2>&1 | tee $OUT/gpu.log
 """
 
 from __future__ import annotations

@@ -11,7 +11,9 @@ import math
 import os
 import resource
 import statistics
+import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from multiprocessing import get_context
@@ -25,10 +27,10 @@ for _path in (str(REPO), str(REPO / "bench")):
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from engine import devices, fastpath  # noqa: E402
+from engine import compat, devices, fastpath  # noqa: E402
 from engine.config import Config  # noqa: E402
 from engine.images import find_images, load_rgb  # noqa: E402
-from engine.plugin import build_model, load_transform  # noqa: E402
+from engine.plugin import build_model, load_model_module, load_transform  # noqa: E402
 from engine.predict import Predictor  # noqa: E402
 from engine.run import Summary, run  # noqa: E402
 from wizard.samples import LARGE_SIZE, SAMPLE_SIZES, make_checkpoint, make_images  # noqa: E402
@@ -137,11 +139,62 @@ def cpu_pressure() -> str:
         return "n/a"
 
 
+def _poll(pid: int, peaks: dict, stop: threading.Event) -> None:
+    """Poll a process's high-water mark (VmHWM, monotonic: the last read wins) and its
+    private memory (RssAnon: heap and tensors, without the pages of shared libraries and
+    mapped files, whose count varies from run to run with the code paths touched)."""
+    path = "/proc/%d/status" % pid
+    while not stop.is_set():
+        try:
+            with open(path) as handle:
+                for line in handle:
+                    key = line.split(":", 1)[0]
+                    if key in ("VmHWM", "RssAnon"):
+                        peaks[key] = max(peaks.get(key, 0.0), int(line.split()[1]) / 1024.0)
+        except OSError:
+            return
+        stop.wait(0.05)
+
+
+def run_measured(command: list[str], env: dict | None = None) -> dict:
+    """Run `command` from the repository root; its wall time, output, exit status and peak
+    memory: the largest of it and its children (getrusage of the reaped child), and, polled
+    from /proc while it runs, its own high-water mark and private memory, in MB."""
+    started = time.perf_counter()
+    child = subprocess.Popen(command, cwd=str(REPO), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, env=env)
+    peaks: dict = {}
+    stop = threading.Event()
+    poller = threading.Thread(target=_poll, args=(child.pid, peaks, stop), daemon=True)
+    poller.start()
+    # Drain the pipes while it runs, then reap it with wait4 for its own resource usage.
+    drained: dict = {}
+    readers = [threading.Thread(target=lambda n=n, s=s: drained.__setitem__(n, s.read()))
+               for n, s in (("out", child.stdout), ("err", child.stderr))]
+    for reader in readers:
+        reader.start()
+    _, status, usage = os.wait4(child.pid, 0)
+    wall = time.perf_counter() - started
+    stop.set()
+    for reader in readers:
+        reader.join()
+    return {"returncode": os.waitstatus_to_exitcode(status), "wall_s": wall,
+            "out": drained.get("out", ""), "err": drained.get("err", ""),
+            "any_peak_mb": usage.ru_maxrss / 1024.0, "main_peak_mb": peaks.get("VmHWM", 0.0),
+            "anon_peak_mb": peaks.get("RssAnon", 0.0)}
+
+
 # --- inputs --------------------------------------------------------------------------------
+
+# zlib level for generated inputs: the pixels are the same at every level, and level 1
+# writes several times faster than 6 (decoding costs about the same).
+COMPRESS_LEVEL = 1
+
 
 def _make_part(args: tuple) -> None:
     folder, count, seed, sizes, prefix = args
-    make_images(Path(folder), count, seed=seed, sizes=sizes, prefix=prefix)
+    make_images(Path(folder), count, seed=seed, sizes=sizes, prefix=prefix,
+                compress_level=COMPRESS_LEVEL)
 
 
 def ensure_images(folder: Path, count: int, sizes: Sequence[tuple[int, int]] = SAMPLE_SIZES,
@@ -175,7 +228,8 @@ def time_seed(images: Path, output: Path, model_dir: Path, model_class: str, che
     from seed_baseline import run_seed
 
     count = len(list(images.rglob("*.png")))
-    with Meter(count) as meter:
+    # Exact like the engine's fp32: no TF32 (torch lets cuDNN use it by default).
+    with Meter(count) as meter, compat.exact_float32():
         model = build_model(model_dir, model_class)
         model.load_state_dict(torch.load(str(checkpoint), map_location="cpu"))
         transform = load_transform(model_dir)
@@ -293,14 +347,25 @@ def model_bound(model: torch.nn.Module, model_dir: Path, device: str, precision:
                 torch.softmax(plain(floats), dim=1).topk(5, dim=1)
 
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
-    for _ in range(warmup):
-        step()
-    sync()
-    with Meter(batch * batches) as meter:
-        for _ in range(batches):
+    with compat.exact_float32():
+        for _ in range(warmup):
             step()
         sync()
+        with Meter(batch * batches) as meter:
+            for _ in range(batches):
+                step()
+            sync()
     return meter.result
+
+
+def build_on(model_dir: Path, model_class: str, device: str) -> torch.nn.Module:
+    """The model built with its random initialisation directly on `device` (torch 2.0's
+    device context): a GPU initialises ResNeXt-101 32x48d in a moment, the CPU in ~16 s."""
+    load_model_module(model_dir)  # imported outside the context: module-level tensors stay
+    if device.startswith("cuda") and hasattr(torch.device, "__enter__"):
+        with torch.device(device):
+            return build_model(model_dir, model_class)
+    return build_model(model_dir, model_class).to(device)
 
 
 # --- reporting -----------------------------------------------------------------------------

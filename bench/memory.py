@@ -17,11 +17,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 
 import harness  # first: it puts the repository on sys.path
@@ -59,54 +56,18 @@ class data_transform:
 '''
 
 
-def _poll(pid: int, peaks: dict, stop: threading.Event) -> None:
-    """Poll the engine process's high-water mark (VmHWM, monotonic: the last read wins) and
-    its private memory (RssAnon: heap and tensors, without the shared libraries' pages, whose
-    count varies from run to run with the code paths touched)."""
-    path = "/proc/%d/status" % pid
-    while not stop.is_set():
-        try:
-            with open(path) as handle:
-                for line in handle:
-                    key = line.split(":", 1)[0]
-                    if key in ("VmHWM", "RssAnon"):
-                        peaks[key] = max(peaks.get(key, 0.0), int(line.split()[1]) / 1024.0)
-        except OSError:
-            return
-        stop.wait(0.05)
-
-
 def measure(images: Path, plugin: Path, checkpoint: Path, output: Path,
             workers: int) -> dict:
     command = [sys.executable, "-m", "engine", str(images), str(output), "tiny",
                str(checkpoint), "--model-dir", str(plugin), "--overwrite", "--workers",
                str(workers)]
-    started = time.perf_counter()
-    child = subprocess.Popen(command, cwd=str(harness.REPO), stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True)
-    peaks: dict = {}
-    stop = threading.Event()
-    poller = threading.Thread(target=_poll, args=(child.pid, peaks, stop), daemon=True)
-    poller.start()
-    # Drain the pipes while it runs, then reap it with wait4 for its own resource usage.
-    drained: dict = {}
-    readers = [threading.Thread(target=lambda n=n, s=s: drained.__setitem__(n, s.read()))
-               for n, s in (("out", child.stdout), ("err", child.stderr))]
-    for reader in readers:
-        reader.start()
-    _, status, usage = os.wait4(child.pid, 0)
-    wall = time.perf_counter() - started
-    stop.set()
-    for reader in readers:
-        reader.join()
-    child.returncode = os.waitstatus_to_exitcode(status) if hasattr(
-        os, "waitstatus_to_exitcode") else status >> 8
-    if child.returncode != 0:
-        raise SystemExit("engine failed (%d): %s" % (child.returncode, drained.get("err")))
+    result = harness.run_measured(command)
+    if result["returncode"] != 0:
+        raise SystemExit("engine failed (%d): %s" % (result["returncode"], result["err"]))
     with open(output) as handle:
         rows = sum(1 for _ in handle)
-    return {"images": rows, "wall_s": wall, "any_peak_mb": usage.ru_maxrss / 1024.0,
-            "main_peak_mb": peaks.get("VmHWM", 0.0), "anon_peak_mb": peaks.get("RssAnon", 0.0)}
+    return {"images": rows, "wall_s": result["wall_s"], "any_peak_mb": result["any_peak_mb"],
+            "main_peak_mb": result["main_peak_mb"], "anon_peak_mb": result["anon_peak_mb"]}
 
 
 def main() -> int:

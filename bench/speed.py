@@ -32,14 +32,14 @@ PRESETS = {
     "cpu": {"images": 192, "large": 48, "model_batch": 48, "model_batches": 1,
             "model_warmup": 1, "precisions": ["bf16"], "extra_models": [], "deadline": 0,
             "big_model_batches": 1, "large_precisions": ["bf16"], "quiet_below": 0.15,
-            "targets": {"exact": 1.4, "bf16": 3.0}},
+            "targets": {"exact": 1.4, "bf16": 3.0, "shared_bound": 0.95}},
     # A lent H100 machine with 16 cores: everything in under 5 minutes.
     "gpu": {"images": 5000, "large": 480, "model_batch": 96, "model_batches": 20,
             "model_warmup": 3, "precisions": ["bf16", "fp16"],
             "extra_models": ["resnext101_32x48d_wsl"], "deadline": 270,
             "big_model_batches": 4, "large_precisions": ["bf16"], "quiet_below": 1.0,
             "targets": {"exact": 7.0, "exact_img_s": 1400, "large_img_s": 100,
-                        "resnext_bf16_img_s": 650}},
+                        "resnext_bf16_img_s": 650, "decode_bound": 0.90}},
 }
 
 
@@ -208,8 +208,8 @@ def extra_model(args, settings, budget, work, images, device, name):
     """A big model (the demo's ResNeXt-101 32x48d): its forward bounds and the engine's rate."""
     if not budget.allows(90, "model %s" % name):
         return []
-    _log("building %s" % name)
-    model = build_model(args.model_dir, name)
+    _log("building %s on %s" % (name, device))
+    model = harness.build_on(args.model_dir, name, device)  # once, initialised on the device
     checkpoint = work / (name + ".pth")
     if not checkpoint.exists():
         torch.save(model.state_dict(), str(checkpoint))
@@ -229,11 +229,33 @@ def extra_model(args, settings, budget, work, images, device, name):
     return rows
 
 
-def check_targets(settings, sample_rows, large_rows, extra_rows) -> list:
+def check_targets(settings, sample_rows, large_rows, extra_rows, bound_rows=()) -> list:
     """One line per target of the issue, on the rate after start-up (what a 50,273-image run
     sees; the end-to-end rate of a few thousand images is mostly start-up on a GPU)."""
     targets = settings["targets"]
     lines = []
+    exact_row = {row.pipeline: row for row in sample_rows}.get("engine exact (fp32)")
+    decode = next((row for row in bound_rows if "engine decoder" in row.pipeline), None)
+    model = next((row for row in bound_rows if row.pipeline.endswith("fp32, engine's way")),
+                 None)
+    if exact_row and decode and "decode_bound" in targets:
+        # A GPU machine: decoding on the cores is the bound, the model runs elsewhere.
+        share = exact_row.steady / decode.rate
+        lines.append("exact: %.0f img/s after start-up = %.0f%% of the measured decode bound "
+                     "(%.0f img/s, engine decoder; target >= %.0f%%): %s"
+                     % (exact_row.steady, 100 * share, decode.rate,
+                        100 * targets["decode_bound"],
+                        "met" if share >= targets["decode_bound"] else "NOT met"))
+    if exact_row and decode and model and "shared_bound" in targets:
+        # The CPU: decoding and the model share the cores, so their times add up per image.
+        bound = 1.0 / (1.0 / decode.rate + 1.0 / model.rate)
+        share = exact_row.steady / bound
+        lines.append("exact: %.1f img/s after start-up = %.0f%% of the shared-core bound "
+                     "1/(1/decode + 1/model) = %.1f img/s (decode %.1f, model alone %.1f; "
+                     "target >= %.0f%%): %s"
+                     % (exact_row.steady, 100 * share, bound, decode.rate, model.rate,
+                        100 * targets["shared_bound"],
+                        "met" if share >= targets["shared_bound"] else "NOT met"))
 
     def verdict(value: float, target: float) -> str:
         return "met" if value >= target else "NOT met"
@@ -269,7 +291,6 @@ def main(argv=None, preset: str | None = None) -> int:
     preset = preset or ("gpu" if torch.cuda.is_available() else "cpu")
     settings = PRESETS[preset]
     args = parse_args(argv, preset)
-    budget = Budget(args.deadline)
     device = "cuda:0" if torch.cuda.is_available() else "cpu"
     device_name = torch.cuda.get_device_name(0) if device != "cpu" else "CPU"
     from engine import images as engine_images
@@ -288,10 +309,14 @@ def main(argv=None, preset: str | None = None) -> int:
     checkpoint = harness.ensure_checkpoint(work / (args.model + ".pth"), args.model_dir,
                                            args.model)
     _log("inputs ready")
+    budget = Budget(args.deadline)  # the budget is for measuring, not for writing inputs
 
     # The rows that check the targets first, then the bounds, then the slow opt-in.
     sample_rows = end_to_end(args, settings, budget, work, sample_name, sample, checkpoint,
                              settings["precisions"])
+    if args.compile:  # right after: they need 150 s each, and last they never fitted
+        sample_rows += compile_rows(args, budget, work, sample_name, sample, checkpoint,
+                                    sample_rows[0])
     large_rows = []
     if large is not None and budget.allows(60, "large PNGs"):
         (work / "large-run").mkdir(exist_ok=True)
@@ -302,13 +327,10 @@ def main(argv=None, preset: str | None = None) -> int:
         extra_rows += extra_model(args, settings, budget, work, sample, device, name)
     workloads = [(sample_name, sample)] + ([(large_name, large)] if large is not None else [])
     bound_rows = bounds(args, settings, budget, workloads, device)
-    if args.compile:
-        sample_rows += compile_rows(args, budget, work, sample_name, sample, checkpoint,
-                                    sample_rows[0])
     rows = sample_rows + large_rows + bound_rows + extra_rows
     harness.print_table("%s (%s); img/s end to end unless marked" % (header, preset), rows)
     print("CPU pressure (some, last minute): %s" % harness.cpu_pressure())
-    for line in check_targets(settings, sample_rows, large_rows, extra_rows):
+    for line in check_targets(settings, sample_rows, large_rows, extra_rows, bound_rows):
         print(line)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

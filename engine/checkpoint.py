@@ -8,6 +8,8 @@ or torch.compile's "_orig_mod." prefix), safetensors, TorchScript, and - only wi
 from __future__ import annotations
 
 import json
+import mmap
+import os
 import pickle
 import re
 import struct
@@ -45,15 +47,24 @@ def load_into(model: nn.Module, path: Path, trust: bool = False,
     loaded = read(path, trust)
     if isinstance(loaded, nn.Module):
         return loaded
-    state, note = fit(model, loaded, path)
+    return copy_into(model, loaded, path, log)
+
+
+def copy_into(model: nn.Module, state: Mapping[str, torch.Tensor], path: Path,
+              log: Optional[Callable[[str], None]] = None) -> nn.Module:
+    """`model` with `state` copied over its weights, its keys fitted first (fit())."""
+    state, note = fit(model, state, path)
     if note and log is not None:
         log("checkpoint %s: %s" % (path.name, note))
     model.load_state_dict(state, strict=True)
     return model
 
 
-def read(path: Path, trust: bool = False) -> Any:
-    """A ready model (TorchScript, trusted pickle) or the state_dict, prefixes stripped."""
+def read(path: Path, trust: bool = False, mmap: bool = False) -> Any:
+    """A ready model (TorchScript, trusted pickle) or the state_dict, prefixes stripped.
+
+    mmap: map a torch.save file instead of reading it (torch 2.1), so its tensors are the
+    file's pages until something copies them, never a second copy in memory."""
     if path.is_dir():
         raise CheckpointError("checkpoint %s is a folder, not a file: give the checkpoint file "
                               "in it (.pth, .pt, .safetensors)" % path)
@@ -72,7 +83,7 @@ def read(path: Path, trust: bool = False) -> Any:
     if kind == "safetensors":
         state = _read_safetensors(path)
     else:
-        loaded = _torch_load(path, trust)
+        loaded = _torch_load(path, trust, mmap and kind == "zip")
         if isinstance(loaded, nn.Module):
             return loaded
         state = _find_state_dict(loaded, path, trust)
@@ -107,8 +118,10 @@ def _first_line(error: BaseException) -> str:
     return text[0] if text else type(error).__name__
 
 
-def _torch_load(path: Path, trust: bool) -> Any:
+def _torch_load(path: Path, trust: bool, mmap: bool = False) -> Any:
     kwargs: Dict[str, Any] = {"map_location": "cpu"}
+    if mmap and compat.HAS_MMAP_LOAD:
+        kwargs["mmap"] = True
     if trust:
         kwargs.update(compat.torch_load_kwargs(weights_only=False))
     elif compat.HAS_WEIGHTS_ONLY:
@@ -295,14 +308,15 @@ _SAFETENSORS_DTYPES = {
 
 
 def _read_safetensors(path: Path) -> "OrderedDict[str, torch.Tensor]":
-    """safetensors via its library when installed, else by reading the simple format directly
-    (old base images rarely have the library)."""
+    """safetensors memory-mapped where torch can wrap a mapping (1.10), so the weights are
+    the file's pages rather than a copy; else via its library when installed, else by
+    reading the simple format directly (old base images rarely have the library)."""
     try:
         from safetensors.torch import load_file
     except ImportError:
         load_file = None
     try:
-        if load_file is not None:
+        if load_file is not None and not compat.HAS_FROMBUFFER:
             return OrderedDict(load_file(str(path), device="cpu"))
         return _read_safetensors_plain(path)
     except Exception as error:
@@ -314,21 +328,36 @@ def _read_safetensors_plain(path: Path) -> "OrderedDict[str, torch.Tensor]":
     with open(str(path), "rb") as handle:
         (size,) = struct.unpack("<Q", handle.read(8))
         header = json.loads(handle.read(size).decode("utf-8"))
-        payload = bytearray(handle.read())
-    if not payload:
-        raw = torch.empty(0, dtype=torch.uint8)
-    elif compat.HAS_FROMBUFFER:
-        raw = torch.frombuffer(payload, dtype=torch.uint8)
-    else:
-        raw = torch.ByteTensor(torch.ByteStorage.from_buffer(bytes(payload), "native"))
+        start_of_data = 8 + size
+        if compat.HAS_FROMBUFFER:
+            # A private (copy-on-write) mapping: writable, so torch wraps it without a warning,
+            # and nothing is read until a tensor is used. The tensors keep the mapping alive.
+            length = os.fstat(handle.fileno()).st_size
+            mapped = (mmap.mmap(handle.fileno(), length, access=mmap.ACCESS_COPY)
+                      if length > start_of_data else None)
+            raw = (torch.frombuffer(mapped, dtype=torch.uint8)[start_of_data:]
+                   if mapped is not None else torch.empty(0, dtype=torch.uint8))
+            copy = False
+        else:
+            payload = handle.read()
+            raw = (torch.ByteTensor(torch.ByteStorage.from_buffer(payload, "native"))
+                   if payload else torch.empty(0, dtype=torch.uint8))
+            copy = True
     state = OrderedDict()
     for name, info in header.items():
         if name == "__metadata__":
             continue
         start, end = info["data_offsets"]
         dtype = _SAFETENSORS_DTYPES[info["dtype"]]
-        state[name] = raw[start:end].clone().view(dtype).reshape(info["shape"])
+        piece = raw[start:end]
+        if copy or (start_of_data + start) % _itemsize(dtype):
+            piece = piece.clone()  # an element type must start on a multiple of its size
+        state[name] = piece.view(dtype).reshape(info["shape"])
     return state
+
+
+def _itemsize(dtype: torch.dtype) -> int:
+    return torch.empty(0, dtype=dtype).element_size()
 
 
 class _RestrictedUnpickler(pickle.Unpickler):

@@ -132,6 +132,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "some predictions, see --compare-precision)")
     parser.add_argument("--compile", action="store_true",
                         help="torch.compile the model (torch 2.0+; slower start, faster batches)")
+    parser.add_argument("--plain-load", action="store_true",
+                        help="build the model with its random initialisation and read the "
+                        "whole checkpoint before copying it in, as the demo did (slower start, "
+                        "twice the memory; by default torch 2.1+ skips the initialisation "
+                        "where the model class allows it)")
     parser.add_argument("--score", action="store_true",
                         help="when the images carry labels (ObjectNet's class folders "
                         "images/<folder>/<file>.png, or an answers.json at the top of "
@@ -170,6 +175,7 @@ def _config(args: argparse.Namespace) -> Config:
         trust_checkpoint=args.trust_checkpoint,
         precision=args.precision,
         compile=args.compile,
+        fast_load=not args.plain_load,
         score=args.score,
         max_image_bytes=args.max_image_mb * MB,
     )
@@ -197,7 +203,8 @@ def to_argv(config: Config) -> List[str]:
         argv += ["--border", str(config.border)]
     for flag, on in (("--overwrite", config.overwrite),
                      ("--trust-checkpoint", config.trust_checkpoint),
-                     ("--compile", config.compile)):
+                     ("--compile", config.compile),
+                     ("--plain-load", not config.fast_load)):
         if on:
             argv.append(flag)
     return argv

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-from typing import Any, Callable, ContextManager, Dict
+from typing import Any, Callable, ContextManager, Dict, Iterator
 
 import torch
 
@@ -39,8 +39,24 @@ HAS_SCATTER_REDUCE = hasattr(torch.Tensor, "scatter_reduce")
 # the loader is iterated exactly once.)
 HAS_PREFETCH_FACTOR = _has_kwarg(torch.utils.data.DataLoader.__init__, "prefetch_factor")
 
-# torch 1.10: torch.frombuffer, used by the safetensors fallback reader.
+# torch 1.10: torch.frombuffer, used to map safetensors files instead of reading them.
 HAS_FROMBUFFER = hasattr(torch, "frombuffer")
+
+# torch 2.1: Module.load_state_dict(assign=True) makes the checkpoint's tensors the model's
+# own, which with torch 2.0's `with torch.device("meta")` builds a model without allocating
+# or initialising its weights (engine.weights).
+HAS_META_INIT = _has_kwarg(torch.nn.Module.load_state_dict, "assign") and hasattr(
+    torch.device, "__enter__")
+
+# torch 2.1: torch.load(mmap=True) maps the checkpoint's file instead of reading it into memory.
+HAS_MMAP_LOAD = _has_kwarg(torch.load, "mmap")
+
+# torch 1.7: the TF32 switches (cuDNN's allow_tf32 defaults to True: convolutions on Ampere and
+# newer GPUs then round their inputs to 10 mantissa bits).
+HAS_TF32_FLAGS = hasattr(torch.backends.cudnn, "allow_tf32")
+
+# torch 1.13: torch.cuda.OutOfMemoryError (before, a RuntimeError saying "out of memory").
+CUDA_OOM = getattr(torch.cuda, "OutOfMemoryError", None)
 
 
 def inference_context() -> ContextManager[Any]:
@@ -83,6 +99,57 @@ def torch_load_kwargs(weights_only: bool) -> Dict[str, Any]:
     if HAS_WEIGHTS_ONLY:
         return {"weights_only": weights_only}
     return {}
+
+
+@contextlib.contextmanager
+def exact_float32() -> Iterator[None]:
+    """True fp32 convolutions and matmuls while inside: TF32 off (torch lets cuDNN use it by
+    default, which moves confidences by about 1e-3 between kernels), restored on the way out,
+    because one process (a benchmark, the wizard) may run several configurations."""
+    saved = _tf32_switches()
+    try:
+        _set_tf32_switches(saved, exact=True)
+        yield
+    finally:
+        _set_tf32_switches(saved, exact=False)
+
+
+def _tf32_switches() -> Any:
+    """("flags", matmul, cudnn) through the allow_tf32 flags; ("precision", matmul, conv)
+    where something set torch 2.9's fp32_precision API, after which reading the old flags
+    raises; None without TF32 switches."""
+    if not HAS_TF32_FLAGS:
+        return None
+    try:
+        return ("flags", torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
+    except RuntimeError:
+        return ("precision", torch.backends.cuda.matmul.fp32_precision,
+                torch.backends.cudnn.conv.fp32_precision)
+
+
+def _set_tf32_switches(saved: Any, exact: bool) -> None:
+    if saved is None:
+        return
+    kind, matmul, convolution = saved
+    if kind == "flags":
+        torch.backends.cuda.matmul.allow_tf32 = False if exact else matmul
+        torch.backends.cudnn.allow_tf32 = False if exact else convolution
+    else:
+        torch.backends.cuda.matmul.fp32_precision = "ieee" if exact else matmul
+        torch.backends.cudnn.conv.fp32_precision = "ieee" if exact else convolution
+
+
+def is_device_error(error: BaseException) -> bool:
+    """True for out-of-memory and CUDA/cuDNN/cuBLAS failures: facts about the device and the
+    batch size, to report as such, not as a fault of the model or of torch.compile."""
+    if CUDA_OOM is not None and isinstance(error, CUDA_OOM):
+        return True
+    if not isinstance(error, RuntimeError):
+        return False
+    text = str(error)
+    return "out of memory" in text or any(
+        marker in text for marker in ("CUDA error", "CUDNN_STATUS", "cuDNN error",
+                                      "CUBLAS_STATUS", "CUDA driver error"))
 
 
 def loader_kwargs(num_workers: int, prefetch: int) -> Dict[str, Any]:

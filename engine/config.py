@@ -44,6 +44,9 @@ class Config:
     """None = use channels_last where it is exact and faster (CPU and GPU convnets)."""
     decoder: str = "auto"
     """"auto" = pyspng for 8-bit RGB(A) PNGs when installed, else Pillow; "pil" forces Pillow."""
+    fast_load: bool = True
+    """Build the model without its random initialisation and map the checkpoint into memory
+    (torch 2.1+; engine.weights). False = the demo's way: build, initialise, read, copy."""
     score: bool = False
     """When the images carry labels (ObjectNet class folders, or answers.json at the top of the
     images folder), also count top-1/top-5 of every conversion from the same forward pass."""

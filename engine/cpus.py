@@ -63,6 +63,13 @@ def usable_cpus(root: Path = CGROUP) -> int:
     return max(1, cpus)
 
 
+def local_ranks(environ: Mapping[str, str] = os.environ) -> int:
+    """Processes torchrun started on this machine (LOCAL_WORLD_SIZE), 1 outside torchrun."""
+    with contextlib.suppress(ValueError):
+        return max(1, int(environ.get("LOCAL_WORLD_SIZE", "1")))
+    return 1
+
+
 def intra_op_threads(torch_default: int, usable: int,
                      environ: Mapping[str, str] = os.environ) -> Tuple[int, str]:
     """(threads, why) for torch's intra-op pool.
@@ -74,9 +81,7 @@ def intra_op_threads(torch_default: int, usable: int,
     for name in THREAD_VARIABLES:
         if environ.get(name, "").strip():
             return torch_default, "%s is set" % name
-    ranks = 1
-    with contextlib.suppress(ValueError):
-        ranks = max(1, int(environ.get("LOCAL_WORLD_SIZE", "1")))
+    ranks = local_ranks(environ)
     share = max(1, usable // ranks)
     where = "%d usable CPUs" % usable + (" over %d local ranks" % ranks if ranks > 1 else "")
     if torch_default > share:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional
 
 import torch
 import torch.nn as nn
 
-from engine import compat, cpus
+from engine import capability, compat, cpus
 from engine.config import Config
 from engine.errors import ConfigError
 
@@ -41,8 +41,18 @@ class Placement:
 
 
 def place(config: Config, local_rank: Optional[int] = None) -> Placement:
-    """Where this process runs. Under torchrun each rank drives the one GPU of its local rank."""
+    """Where this process runs, made the current CUDA device before anything touches the GPU
+    (so nothing lands on cuda:0 by default). Under torchrun each rank drives the one GPU of
+    its local rank."""
     visible = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    placement = choose(config, visible, local_rank)
+    if placement.kind == "cuda":
+        torch.cuda.set_device(placement.device)
+    return placement
+
+
+def choose(config: Config, visible: int, local_rank: Optional[int] = None) -> Placement:
+    """The placement for `visible` GPUs, or a ConfigError saying what to change."""
     wanted = visible if config.gpus is None else config.gpus
     if wanted > visible:
         raise ConfigError(
@@ -52,6 +62,11 @@ def place(config: Config, local_rank: Optional[int] = None) -> Placement:
     if wanted == 0:
         return Placement(torch.device("cpu"), 0)
     if local_rank is not None:
+        if local_rank >= visible:
+            raise ConfigError(
+                "LOCAL_RANK %d needs GPU %d, but this machine shows %d GPU%s: start torchrun "
+                "with --nproc_per_node %d or fewer (or check CUDA_VISIBLE_DEVICES)"
+                % (local_rank, local_rank, visible, "" if visible == 1 else "s", visible))
         return Placement(torch.device("cuda", local_rank), 1)
     return Placement(torch.device("cuda", 0), wanted)
 
@@ -75,8 +90,17 @@ def check_precision(config: Config, placement: Placement) -> None:
             "torch %s has no %s autocast on %s: use --precision fp32 or torch 1.10+"
             % (torch.__version__, config.precision, placement.kind)
         )
+    refused = capability.refusal(config.precision, placement.device)
+    if refused is not None:
+        raise ConfigError(refused)
     if config.compile and not compat.HAS_COMPILE:
         raise ConfigError("--compile needs torch 2.0 or newer (this is %s)" % torch.__version__)
+    if config.compile and placement.gpus > 1:
+        # DataParallel's replicas would keep calling the forward compiled for cuda:0's module.
+        raise ConfigError(
+            "--compile works on one GPU per process, and %d were asked for: run with --gpus 1, "
+            "or start one process per GPU with torchrun --nproc_per_node %d (the engine "
+            "shares the images between them)" % (placement.gpus, placement.gpus))
 
 
 def uses_channels_last(model: nn.Module, config: Config) -> bool:
@@ -98,8 +122,26 @@ def prepare(model: nn.Module, config: Config, placement: Placement) -> nn.Module
     if config.compile:
         model = compat.compile_for_inference(model)
     if placement.gpus > 1:
+        if DTYPES[config.precision] is not None:
+            model = AutocastForward(model, placement.kind, DTYPES[config.precision])
         model = nn.DataParallel(model, device_ids=list(range(placement.gpus)))
     return model
+
+
+class AutocastForward(nn.Module):
+    """The model's forward under autocast to `dtype`. Autocast is per thread, and DataParallel
+    runs each replica in a thread of its own that re-enters autocast with the default dtype:
+    entered only outside, bf16 silently became fp16 there."""
+
+    def __init__(self, model: nn.Module, device_type: str, dtype: torch.dtype) -> None:
+        super().__init__()
+        self.model = model
+        self.device_type = device_type
+        self.dtype = dtype
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        with compat.autocast(self.device_type, self.dtype):
+            return self.model(*args, **kwargs)
 
 
 def forward_chunk(placement: Placement, channels_last: bool) -> Optional[int]:
@@ -120,7 +162,10 @@ def loader_workers(config: Config, images: int) -> int:
     machine decoding is the bound, so every core decodes; on the CPU the model's threads
     already use every core, and one worker or two (or two at low priority) measured the same
     within noise on 2 cores, so the rule stays one per core."""
-    wanted = config.workers if config.workers is not None else config.resolved_workers()
+    if config.workers is not None:
+        wanted = config.workers
+    else:  # under torchrun the ranks on this machine share its cores
+        wanted = max(1, config.resolved_workers() // cpus.local_ranks())
     return max(0, min(wanted, images))
 
 

@@ -10,12 +10,14 @@ import time
 from dataclasses import dataclass
 from typing import Callable, List, Optional
 
-from engine import checkpoint, compat, devices, fastpath, plugin
+import torch
+
+from engine import capability, compat, devices, fastpath, plugin, weights
 from engine.config import Config
 from engine.dataset import ImageDataset
 from engine.errors import ConfigError
 from engine.images import find_images
-from engine.predict import Predictor, make_loader, sample_indices
+from engine.predict import Predictor, make_loader, model_batches, sample_indices
 from engine.run import PREFLIGHT_SIZE, preflight
 
 DEFAULT_SAMPLE = 500
@@ -40,6 +42,8 @@ class Agreement:
     max_confidence_diff: float
     reference_img_per_s: float
     candidate_img_per_s: float
+    warning: Optional[str] = None
+    """Set when the chosen precision is emulated on this device (engine.capability)."""
 
     @property
     def top1(self) -> float:
@@ -62,7 +66,7 @@ class Agreement:
             "  largest confidence difference: %.2g" % self.max_confidence_diff,
             "  speed on this sample: fp32 %.1f img/s, %s %.1f img/s (%.2fx)"
             % (self.reference_img_per_s, self.setting, self.candidate_img_per_s, speedup),
-        ]
+        ] + (["  warning: " + self.warning] if self.warning else [])
 
 
 def describe(config: Config) -> str:
@@ -74,8 +78,15 @@ def describe(config: Config) -> str:
 
 def compare(config: Config, sample: int = DEFAULT_SAMPLE,
             on_progress: Optional[ProgressCallback] = None) -> Agreement:
-    """Predict `sample` evenly spread images of `config.images_dir` both in exact fp32 and as
-    `config` asks (its precision and compile settings), and count how often they agree."""
+    """Predict `sample` evenly spread images of `config.images_dir` both in exact fp32 (true
+    fp32: no TF32) and as `config` asks (its precision and compile settings), and count how
+    often they agree."""
+    with compat.exact_float32():
+        return _compare(config, sample, on_progress)
+
+
+def _compare(config: Config, sample: int, on_progress: Optional[ProgressCallback]
+             ) -> Agreement:
     if config.precision == "fp32" and not config.compile:
         raise ConfigError("--compare-precision compares fp32 with a faster setting: add "
                           "--precision bf16 (or fp16 on a GPU), or --compile")
@@ -89,8 +100,7 @@ def compare(config: Config, sample: int = DEFAULT_SAMPLE,
         placement = devices.Placement(placement.device, 1)
     devices.check_precision(config, placement)
     transform = plugin.load_transform(config.model_dir)
-    model = plugin.build_model(config.model_dir, config.model_class)
-    model = checkpoint.load_into(model, config.checkpoint, trust=config.trust_checkpoint)
+    model = weights.load_model(config)
     exact = dataclasses.replace(config, precision="fp32", compile=False, gpus=placement.gpus)
     channels_last = devices.uses_channels_last(model, exact)
     model = devices.prepare(model, exact, placement)
@@ -109,9 +119,12 @@ def compare(config: Config, sample: int = DEFAULT_SAMPLE,
     seconds = [0.0, 0.0]
     if on_progress is not None:
         on_progress(0, len(chosen))
-    for indices, images, failures, _ in make_loader(dataset, exact, placement):
-        done += indices.numel() + len(failures)
-        if indices.numel():
+    # Model batches of exactly the candidate's size: a compiled model pads shorter ones.
+    for batch, seen in model_batches(make_loader(dataset, exact, placement), candidate.chunk):
+        done += seen
+        parts = [images for _, images, _ in batch if images is not None]
+        if parts:
+            images = torch.cat(parts) if len(parts) > 1 else parts[0]
             results = []
             for slot, predictor in enumerate((reference, candidate)):
                 started = time.perf_counter()
@@ -128,4 +141,5 @@ def compare(config: Config, sample: int = DEFAULT_SAMPLE,
             on_progress(done, len(chosen))
     rates = [compared / spent if spent > 0 else 0.0 for spent in seconds]
     return Agreement(describe(config), compared, len(paths), top1, top5, worst, rates[0],
-                     rates[1])
+                     rates[1], capability.emulation_warning(config.precision,
+                                                            placement.device))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -139,6 +139,8 @@ class Predictor:
         try:
             self.top5_tensors(batch)[0].tolist()
         except Exception as error:
+            if compat.is_device_error(error):  # out of memory is not a compiler failure
+                raise
             lines = str(error).strip().splitlines()
             raise ModelError("--compile: torch.compile failed on this model (%s: %s); run "
                              "without --compile" % (type(error).__name__,
@@ -215,10 +217,11 @@ def predict(predictor: Predictor, dataset: ImageDataset, timing: Timing,
                          failures))
         count += indices.numel()
         rows: List[Row] = []
-        if count >= predictor.chunk:
-            launched = _launch(predictor, gathered)
-            gathered, count = [], 0
-            rows = _rows(pending, timing) if pending is not None else []
+        while count >= predictor.chunk:
+            batch, gathered, count = take(gathered, predictor.chunk)
+            launched = _launch(predictor, batch)
+            if pending is not None:
+                rows.extend(_rows(pending, timing))
             pending = launched
         timing.model_s += time.perf_counter() - started
         if rows:
@@ -234,6 +237,45 @@ def predict(predictor: Predictor, dataset: ImageDataset, timing: Timing,
             yield from rows
             on_batch(len(rows))
             started = time.perf_counter()
+
+
+Gathered = List[Tuple[torch.Tensor, Optional[torch.Tensor], List[Tuple[int, str]]]]
+
+
+def take(gathered: Gathered, size: int) -> Tuple[Gathered, Gathered, int]:
+    """(the first `size` gathered images as one model batch, the rest, the rest's count).
+
+    Every model batch but the last is then exactly `size` images, whatever the loader batch:
+    a compiled model pads a shorter one up to its batch size (wasted work and a wrong speed),
+    and gathering whole loader batches overshoots a size they do not divide. Unreadable
+    images go with the batch whose images surround them, so rows stay in file order."""
+    parts = [(indices, images) for indices, images, _ in gathered if images is not None]
+    failures = [failure for _, _, batch_failures in gathered for failure in batch_failures]
+    indices = torch.cat([i for i, _ in parts]) if len(parts) > 1 else parts[0][0]
+    images = torch.cat([x for _, x in parts]) if len(parts) > 1 else parts[0][1]
+    if indices.numel() <= size:
+        return [(indices, images, failures)], [], 0
+    boundary = int(indices[size])
+    head = [(indices[:size], images[:size], [f for f in failures if f[0] < boundary])]
+    rest = [(indices[size:], images[size:], [f for f in failures if f[0] >= boundary])]
+    return head, rest, indices.numel() - size
+
+
+def model_batches(loader: Iterable[Any], size: int) -> Iterator[Tuple[Gathered, int]]:
+    """(a model batch of `size` images, the images and unreadable ones the loader gave for it)
+    from loader batches, the last one shorter (for --compare-precision)."""
+    gathered: Gathered = []
+    count = seen = 0
+    for indices, images, failures, _ in loader:
+        gathered.append((indices, images if indices.numel() else None, failures))
+        count += indices.numel()
+        seen += indices.numel() + len(failures)
+        while count >= size:
+            batch, gathered, count = take(gathered, size)
+            yield batch, seen
+            seen = 0
+    if gathered:
+        yield gathered, seen
 
 
 def _launch(predictor: Predictor, gathered: List[Tuple[torch.Tensor, Optional[torch.Tensor],

@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, List, Optional, Tuple
 
 import torch
+import torch.nn as nn
 from PIL import Image
 
-from engine import checkpoint, devices, distributed, fastpath, mapping, plugin
+from engine import capability, compat, devices, distributed, fastpath, mapping, plugin, weights
 from engine.config import Config
 from engine.dataset import ImageDataset
 from engine.errors import ConfigError, EngineError, ModelError, OutputError, RunCancelledError
@@ -112,9 +113,59 @@ def remove_empty(folders: List[Path]) -> None:
 def preflight(predictor: Predictor, transform: Callable, config: Config) -> Tuple[int, ...]:
     """Run the transform and the model on a stand-in image, so a broken transform, a model
     that fails on real input sizes, or a wrong output count is reported before any image."""
-    stand_in = _stand_in()
+    tensor = _transformed(transform)
     try:
-        tensor = transform(stand_in)
+        with torch.no_grad():
+            scores = model_outputs(devices.eager(predictor.model)(tensor.unsqueeze(0).to(
+                predictor.placement.device)))
+    except EngineError:
+        raise
+    except USER_ERRORS as error:
+        if compat.is_device_error(error):  # the device's limits, not a fault of the model
+            raise
+        model_file = config.model_dir / plugin.MODEL_FILE
+        raise ModelError("model %s (%s) fails on a transformed image of shape %s: %s"
+                         % (config.model_class, model_file, list(tensor.shape),
+                            describe_failure(error, model_file))) from None
+    _check_scores(scores, config)
+    if not bool(torch.isfinite(scores).all()):
+        raise ModelError("model %s gives scores that are not finite (NaN or Inf) on the "
+                         "start-up image: check the checkpoint's weights (were they saved "
+                         "after training diverged?)" % config.model_class)
+    return tuple(tensor.shape)
+
+
+def preflight_on_meta(skeleton: nn.Module, transform: Callable, config: Config
+                      ) -> Optional[Tuple[int, ...]]:
+    """The same check on the meta device, before the weights arrive: shapes only, so it
+    costs nothing (a big model's one-image forward on 2 cores takes seconds). None when the
+    model cannot run without values (the real check then decides). The scores' finiteness,
+    which needs values, is checked on the weights instead (check_weights_finite)."""
+    tensor = _transformed(transform)
+    try:
+        skeleton.eval()
+        with torch.no_grad():
+            scores = model_outputs(skeleton(tensor.unsqueeze(0).to("meta")))
+    except Exception:
+        return None
+    _check_scores(scores, config)
+    return tuple(tensor.shape)
+
+
+def check_weights_finite(model: nn.Module, config: Config) -> None:
+    """NaN or Inf weights (a checkpoint saved after training diverged), where the start-up
+    check ran on shapes alone and so saw no scores."""
+    for tensor in list(model.parameters()) + list(model.buffers()):
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise ModelError("model %s has weights that are not finite (NaN or Inf): check the "
+                             "checkpoint's weights (were they saved after training diverged?)"
+                             % config.model_class)
+
+
+def _transformed(transform: Callable) -> torch.Tensor:
+    """The user's transform applied to the stand-in photo, checked to be a CxHxW tensor."""
+    try:
+        tensor = transform(_stand_in())
     except USER_ERRORS as error:
         width, height = PREFLIGHT_SIZE
         raise ModelError("data_transform().getTransform() fails on a %dx%d RGB image: %s"
@@ -124,29 +175,17 @@ def preflight(predictor: Predictor, transform: Callable, config: Config) -> Tupl
                          "tensor (end it with transforms.ToTensor()), it gave %s"
                          % (type(tensor).__name__ if not isinstance(tensor, torch.Tensor)
                             else "shape %s" % list(tensor.shape)))
-    try:
-        with torch.no_grad():
-            scores = model_outputs(devices.eager(predictor.model)(tensor.unsqueeze(0).to(
-                predictor.placement.device)))
-    except EngineError:
-        raise
-    except USER_ERRORS as error:
-        model_file = config.model_dir / plugin.MODEL_FILE
-        raise ModelError("model %s (%s) fails on a transformed image of shape %s: %s"
-                         % (config.model_class, model_file, list(tensor.shape),
-                            describe_failure(error, model_file))) from None
+    return tensor
+
+
+def _check_scores(scores: torch.Tensor, config: Config) -> None:
     if scores.dim() != 2 or scores.shape[0] != 1:
         raise ModelError("model %s returns outputs of shape %s for one image; expected "
                          "(1, classes)" % (config.model_class, list(scores.shape)))
-    if not bool(torch.isfinite(scores).all()):
-        raise ModelError("model %s gives scores that are not finite (NaN or Inf) on the "
-                         "start-up image: check the checkpoint's weights (were they saved "
-                         "after training diverged?)" % config.model_class)
     try:
         mapping.check_output_count(scores.shape[1], config.convert_outputs_mode)
     except ValueError as error:
         raise ConfigError(str(error)) from None
-    return tuple(tensor.shape)
 
 
 def run(config: Config, on_progress: Optional[ProgressCallback] = None,
@@ -154,7 +193,8 @@ def run(config: Config, on_progress: Optional[ProgressCallback] = None,
         cancelled: Optional[Callable[[], bool]] = None) -> Summary:
     """Evaluate `config.images_dir` and write `config.output_file`; returns what happened.
     `cancelled` is asked between start-up phases and after every batch; when it says True
-    the run ends with RunCancelledError and leaves no predictions file."""
+    the run ends with RunCancelledError and leaves no predictions file. fp32 is true fp32
+    throughout (no TF32 on GPUs), restored afterwards."""
     started = time.perf_counter()
     shard = distributed.from_environment()
     created = check_output(config) if shard.is_writer else []
@@ -164,8 +204,9 @@ def run(config: Config, on_progress: Optional[ProgressCallback] = None,
             raise RunCancelledError("the run was cancelled")
 
     try:
-        return _run(config, shard, started, on_progress, log or (lambda line: None),
-                    check_cancelled)
+        with compat.exact_float32():
+            return _run(config, shard, started, on_progress, log or (lambda line: None),
+                        check_cancelled)
     except BaseException:
         remove_empty(created)
         raise
@@ -179,18 +220,27 @@ def _run(config: Config, shard: distributed.Shard, started: float,
     placement = devices.place(config, shard.local_rank if shard.active else None)
     devices.check_precision(config, placement)
     threads = devices.set_cpu_threads()
+    warning = capability.emulation_warning(config.precision, placement.device)
     transform = plugin.load_transform(config.model_dir)
-    model = plugin.build_model(config.model_dir, config.model_class)
+    checked: List[Tuple[int, ...]] = []
+
+    def check_on_meta(skeleton: nn.Module) -> bool:
+        shape = preflight_on_meta(skeleton, transform, config)
+        if shape is not None:
+            checked.append(shape)
+        return shape is not None
+
     check_cancelled()
-    model = checkpoint.load_into(model, config.checkpoint, trust=config.trust_checkpoint,
-                                 log=say)
+    model = weights.load_model(config, say, check_on_meta)
     check_cancelled()
     channels_last = devices.uses_channels_last(model, config)
     model = devices.prepare(model, config, placement)
     loader_transform, normaliser = fastpath.plan(transform, placement.device, channels_last,
                                                  config.fastpath, PREFLIGHT_SIZE)
     predictor = Predictor(model, config, placement, channels_last, normaliser)
-    image_shape = preflight(predictor, transform, config)
+    if checked:
+        check_weights_finite(model, config)
+    image_shape = checked[0] if checked else preflight(predictor, transform, config)
     check_cancelled()
     # Images batched together need one size; one image per model call may have any.
     loader_shape = None if predictor.chunk == 1 else image_shape if (
@@ -206,6 +256,8 @@ def _run(config: Config, shard: distributed.Shard, started: float,
             predictor.tally = tally
         workers = devices.loader_workers(config, len(mine))
         say(threads)
+        if warning is not None:
+            say("warning: " + warning)
         say("predicting %d images on %s (batch %d, %d loader workers, %s%s%s)"
             % (len(paths), _device_name(placement), config.batch_size, workers,
                config.precision, ", uint8 pixels normalised on the device" if normaliser else "",

@@ -37,8 +37,10 @@ def photo_like(width: int, height: int, rng: np.random.Generator) -> Image.Image
 
 
 def make_images(folder: Path, count: int, seed: int = 0, sizes=SAMPLE_SIZES,
-                prefix: str = "") -> list[Path]:
-    """Write `count` ObjectNet-like PNGs named like ObjectNet's (15 hex digits)."""
+                prefix: str = "", compress_level: int = 6) -> list[Path]:
+    """Write `count` ObjectNet-like PNGs named like ObjectNet's (15 hex digits).
+    compress_level: zlib's, 0-9; the pixels are the same at every level (benchmarks use 1:
+    level 6 spent most of two minutes of a lent GPU machine writing inputs)."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     paths = []
@@ -46,7 +48,7 @@ def make_images(folder: Path, count: int, seed: int = 0, sizes=SAMPLE_SIZES,
         width, height = sizes[index % len(sizes)]
         name = f"{prefix}{rng.integers(0, 2**60):015x}.png"
         path = folder / name
-        photo_like(width, height, rng).save(path, compress_level=6)
+        photo_like(width, height, rng).save(path, compress_level=compress_level)
         paths.append(path)
     return paths
 

@@ -193,8 +193,8 @@ class LocalSmokeResult:
             f"predictions.csv: {self.validation['prediction_file_status']} "
             f"({self.validation['images_scored']} rows)",
             f"all {FULL_TEST_SET:,} ObjectNet images would take about "
-            f"{_duration(self.estimate_full_s)} on this machine ({self.device}); the challenge "
-            "machine has GPUs",
+            f"{_duration(self.estimate_full_s)} in {self.precision} on this machine "
+            f"({self.device}); the challenge machine has GPUs",
         ]
         if self.scores is not None:
             out.extend(self.scores.lines())

@@ -34,6 +34,7 @@ CARRIED = {
     "trust_checkpoint": st.booleans(),
     "precision": st.sampled_from(PRECISIONS),
     "compile": st.booleans(),
+    "fast_load": st.booleans(),
 }
 
 

@@ -145,7 +145,7 @@ def test_local_smoke_from_answers(project, images, tmp_path):
     assert result.estimate_full_s == pytest.approx(
         result.startup_s + FULL_TEST_SET / result.steady_img_per_s)
     text = "\n".join(result.lines())
-    assert "on this machine (cpu)" in text and "50,273" in text
+    assert "in fp32 on this machine (cpu)" in text and "50,273" in text
     # Run again into the same folder: the smoke output is the wizard's own, so it is replaced.
     again = local_smoke(tiny_answers(), images, tmp_path / "out", project_root=project)
     assert compare_predictions(result.predictions, again.predictions).ok
