@@ -201,9 +201,13 @@ def to_argv(config: Config) -> List[str]:
         argv += ["--gpus", str(config.gpus)]
     if config.border != _DEFAULTS.border:
         argv += ["--border", str(config.border)]
+    if config.max_image_bytes != _DEFAULTS.max_image_bytes:
+        # The command line counts whole MB; a Config between two MB keeps the larger cap.
+        argv += ["--max-image-mb", str(-(-config.max_image_bytes // MB))]
     for flag, on in (("--overwrite", config.overwrite),
                      ("--trust-checkpoint", config.trust_checkpoint),
                      ("--compile", config.compile),
+                     ("--score", config.score),
                      ("--plain-load", not config.fast_load)):
         if on:
             argv.append(flag)

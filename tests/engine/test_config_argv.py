@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from engine.cli import config_from_args, to_argv
-from engine.config import PRECISIONS, Config
+from engine.config import MB, PRECISIONS, Config
 
 NOT_ON_THE_COMMAND_LINE = {"channels_last", "decoder", "fastpath"}
 """Config fields only the Python API sets; they keep their defaults in a parsed Config."""
@@ -35,6 +35,8 @@ CARRIED = {
     "precision": st.sampled_from(PRECISIONS),
     "compile": st.booleans(),
     "fast_load": st.booleans(),
+    "score": st.booleans(),
+    "max_image_bytes": st.integers(min_value=1, max_value=1 << 20).map(lambda mb: mb * MB),
 }
 
 
