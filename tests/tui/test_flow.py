@@ -332,7 +332,7 @@ async def test_a_local_smoke_run_shows_its_elapsed_time_and_esc_cancels_it(proje
         assert app.screen.STEP == "smoke"
         app.screen.query_one("#input-smoke_images").focus()
         await pilot.press("enter")  # runs the test (it used to go on to the build)
-        for _ in range(50):  # a busy machine may take a moment to start the worker
+        for _ in range(300):  # a busy machine may take a while to start the worker
             await pilot.pause(0.1)
             if text(app, "#step-status"):
                 break
