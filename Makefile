@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 # The torch pair these machines carry on local disk (see pip's constraints); any torch>=1.8 works.
 TORCH := torch==2.14.1 torchvision==0.29.1
 
-.PHONY: venv demo test lint bench bench-speed bench-memory bench-startup services services-down ci clean
+.PHONY: venv demo test lint bench bench-speed bench-memory bench-startup bench-in-image services services-down ci clean
 
 venv: $(VENV)/.installed
 
@@ -40,6 +40,10 @@ bench-memory: venv
 
 bench-startup: venv
 	$(PY) bench/startup.py
+
+# Needs the Docker engine and the test base image (make services).
+bench-in-image: venv
+	$(PY) bench/in_image.py --repeat 3
 
 # As root: dockerd, the test base image (torch 1.13) and registries on 127.0.0.1 for the tests.
 services:
