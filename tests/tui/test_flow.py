@@ -230,6 +230,19 @@ async def test_help_lists_the_keys(project: Path, key: str) -> None:
         assert app.screen.STEP == "environment"
 
 
+SLOW_MODEL = """
+
+class slow(tiny):
+    \"\"\"tiny, 50 ms a call: a local run that lasts long enough to be watched.\"\"\"
+
+    def forward(self, x):
+        import time
+
+        time.sleep(0.05)
+        return super().forward(x)
+"""
+
+
 def _at_smoke_step(project: Path, images: int, **answers):
     """The app on complete answers with `images` sample images: it opens at the review,
     one ctrl+n from the smoke step."""
@@ -324,7 +337,11 @@ async def test_quitting_with_unsaved_answers_asks_first(project: Path) -> None:
 @run_async
 async def test_a_local_smoke_run_shows_its_elapsed_time_and_esc_cancels_it(project: Path
                                                                         ) -> None:
-    app = _at_smoke_step(project, 160, batch_size=1)
+    # A model that takes 50 ms a call keeps the run going for 8 s however fast the machine:
+    # the tiny one finished 160 images in 1.4 s, before the test could look at the status.
+    with (project / "model" / "model_description.py").open("a") as models:
+        models.write(SLOW_MODEL)
+    app = _at_smoke_step(project, 160, batch_size=1, model_class="slow")
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("ctrl+n")
