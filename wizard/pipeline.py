@@ -304,9 +304,10 @@ class Pipeline:
         extra: dict[str, Any] = {}
         if self.state.build is not None:
             extra["image_size_over_base"] = self.state.build.size_over_base
-        pinned = wheelhouse.pinned(self.work)
-        if pinned and (self.answers.model_path(self.root) / wheelhouse.REQUIREMENTS).is_file():
-            extra["requirements_pinned"] = pinned
+        requirement_pins = wheelhouse.pinned(self.work)
+        if requirement_pins and (self.answers.model_path(self.root)
+                                 / wheelhouse.REQUIREMENTS).is_file():
+            extra["requirements_pinned"] = requirement_pins
         if self.state.image_smoke is not None:
             comparison = self.state.image_smoke.comparison
             extra["smoke_top1_agreement"] = f"{comparison.top1_agree}/{comparison.rows}"
