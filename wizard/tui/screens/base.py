@@ -79,6 +79,8 @@ class StepScreen(Screen):
 
     def set_status(self, text: str, *, error: bool = False) -> None:
         status = self.query_one("#step-status", Static)
+        if str(status.content) == text and status.has_class("-error") == error:
+            return  # every key press clears the status: a no-op must not cost a layout pass
         status.update(text)
         status.set_class(error, "-error")
 
