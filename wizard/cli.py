@@ -107,7 +107,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _load(path: Path):
-    from wizard.answers import load_answers
+    from wizard.answers_file import load_answers
 
     return load_answers(path)
 
@@ -270,7 +270,7 @@ def _init(args: argparse.Namespace) -> int:
     # Generated, not copied from templates/ (which an installed wheel does not carry).
     from rich.text import Text
 
-    from wizard.answers import reference_toml
+    from wizard.answers_reference import reference_toml
     from wizard.files import write_text_atomic
     from wizard.init_answers import discover
     from wizard.validators import show

@@ -140,7 +140,7 @@ class Pipeline:
     def dependencies(self) -> list[str]:
         """model/requirements.txt as a hash-pinned wheelhouse for the base image (read once
         from the image, with no network) and a private install for the local run."""
-        from wizard.smoke import default_cache_dir
+        from wizard.samples import default_cache_dir
 
         self.docker.ensure_base_image(self.answers.base_image,
                                       on_event=self._docker_log("check"))

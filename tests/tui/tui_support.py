@@ -62,7 +62,7 @@ def screen_text(app) -> str:
 
 
 def write_answers(path: Path, **values) -> Path:
-    from wizard.answers import save_answers
+    from wizard.answers_file import save_answers
 
     save_answers({**COMPLETE, **values}, path)
     return path

@@ -72,17 +72,6 @@ def fake_with_images(**kwargs) -> FakeAPIClient:
 # ---- references ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("reference", "expected"), [
-    ("127.0.0.1:5000/syn123/tiny:v1", ("127.0.0.1:5000/syn123/tiny", "v1", None)),
-    ("docker.synapse.org/syn1/m", ("docker.synapse.org/syn1/m", None, None)),
-    (f"localhost:5000/a/b@{DIGEST}", ("localhost:5000/a/b", None, DIGEST)),
-    ("pytorch/pytorch:2.3.1-cuda12.1-cudnn8-runtime",
-     ("pytorch/pytorch", "2.3.1-cuda12.1-cudnn8-runtime", None)),
-])
-def test_split_reference(reference, expected):
-    assert docker_ops.split_reference(reference) == expected
-
-
 @pytest.mark.parametrize("reference", [
     "Docker.Synapse.org/SYN1/Model:v1x", "repo:-bad", "a//b", "syn1/my model:v1", "",
 ])
@@ -579,6 +568,6 @@ def test_the_pipeline_shows_a_daemon_warning_once_as_a_warning(project):
 
 
 def pipeline_answers(project: Path):
-    from wizard.answers import load_answers
+    from wizard.answers_file import load_answers
 
     return load_answers(project / "answers.toml")

@@ -15,7 +15,7 @@ import torch
 from projects import make_answered_project
 from support import REPO
 
-from wizard.answers import load_answers
+from wizard.answers_file import load_answers
 from wizard.dockerfile import render
 
 
