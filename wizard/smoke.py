@@ -45,7 +45,9 @@ from wizard.runner_profile import duration as _duration
 from wizard.samples import DEFAULT_COUNT, generated_images
 
 if TYPE_CHECKING:
-    from wizard.docker_ops import DockerOps
+    from engine.scores import Scores
+    from wizard.docker_client import DockerClient
+    from wizard.docker_events import ContainerRun
 
 PREDICTIONS = "predictions.csv"
 # Exit code 3: finished, but some images were unreadable (their rows hold -1 ids).
@@ -115,8 +117,8 @@ class LocalSmokeResult:
     estimate_full_s: float
     """Estimated wall time for all 50,273 ObjectNet images *on this machine* (start-up plus
     images at the steady rate). The challenge machine has GPUs and is much faster."""
-    scores: Any = None
-    """engine.scores.Scores when the smoke images carry labels (ObjectNet class folders or
+    scores: Scores | None = None
+    """When the smoke images carry labels (ObjectNet class folders or
     an answers.json beside them): top-1/top-5 of each conversion from the same pass."""
     timing: dict[str, float] = dataclasses.field(default_factory=dict)
     """Where the time went: startup_s, decode_s (summed over loader workers), wait_s,
@@ -317,7 +319,7 @@ def _tail(logs: str, lines: int = 12) -> str:
     return "\n".join(f"  {line}" for line in kept)
 
 
-def image_smoke(ops: DockerOps, image: str, images_dir: str | PathLike[str],
+def image_smoke(ops: DockerClient, image: str, images_dir: str | PathLike[str],
                 output_dir: str | PathLike[str], local_predictions: str | PathLike[str], *,
                 precision: str = "fp32", tolerance: Tolerance | None = None,
                 timeout_s: float = 3600.0, shm_size: str | None = None,
@@ -371,7 +373,7 @@ def image_smoke(ops: DockerOps, image: str, images_dir: str | PathLike[str],
     )
 
 
-def strict_passes(ops: DockerOps, image: str, images_dir: str | PathLike[str],
+def strict_passes(ops: DockerClient, image: str, images_dir: str | PathLike[str],
                   output_dir: str | PathLike[str], profile: RunnerProfile, *,
                   timeout_s: float = 3600.0, gpus: bool = False,
                   cancel: threading.Event | None = None) -> tuple[StrictPass, ...]:
@@ -401,10 +403,10 @@ def strict_passes(ops: DockerOps, image: str, images_dir: str | PathLike[str],
     return tuple(results)
 
 
-def _run_image(ops: DockerOps, image: str, images_dir: str | PathLike[str], out: Path,
+def _run_image(ops: DockerClient, image: str, images_dir: str | PathLike[str], out: Path,
                profile: RunnerProfile, *, extra_args: Sequence[str] = (), timeout_s: float,
                gpus: bool, cancel: threading.Event | None, user: str | None = None,
-               read_only: bool = False) -> Any:
+               read_only: bool = False) -> ContainerRun:
     out.mkdir(parents=True, exist_ok=True)
     # The engine refuses to overwrite; a stale file would also pass for a fresh one.
     with contextlib.suppress(FileNotFoundError):
@@ -415,7 +417,7 @@ def _run_image(ops: DockerOps, image: str, images_dir: str | PathLike[str], out:
                                    cancel=cancel, user=user, read_only=read_only)
 
 
-def _check_exit(image: str, run: Any, target: Path, profile: RunnerProfile,
+def _check_exit(image: str, run: ContainerRun, target: Path, profile: RunnerProfile,
                 usage: Usage) -> None:
     if run.oom_killed:
         raise RunnerLimitError(oom_message(image, profile, usage))

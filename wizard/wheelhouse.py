@@ -31,13 +31,16 @@ import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from wizard.errors import WizardError
+
+if TYPE_CHECKING:
+    from wizard.docker_client import DockerClient
 
 REQUIREMENTS = "requirements.txt"
 LOCK = "requirements.lock"
@@ -145,7 +148,7 @@ def host_env(python: str | None = None) -> PythonEnv:
     return parse_probe(done.stdout, "this machine")
 
 
-def image_env(docker: Any, image: str, cache_dir: Path) -> PythonEnv:
+def image_env(docker: DockerClient, image: str, cache_dir: Path) -> PythonEnv:
     """The base image's Python, read once with no network and cached per image id."""
     image_id = docker.image_info(image).id
     cache = cache_dir / "python-env" / (image_id.replace(":", "-") + ".json")
