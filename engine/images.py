@@ -1,4 +1,4 @@
-"""Finding images and turning any of them into the RGB picture the transform expects.
+"""Turning any image file into the RGB picture the transform expects (engine.scan finds them).
 
 Decoding never raises for a bad file: it raises UnreadableImage with a short reason, which the
 loader turns into a row of -1 ids so one broken file cannot stop a 50,000-image run.
@@ -15,7 +15,6 @@ from pathlib import Path
 from PIL import Image
 
 from engine.config import MAX_IMAGE_MB, MB
-from engine.scan import find_images  # noqa: F401  (images are found here, decoded below)
 
 try:  # Optional: lossless libspng decoding, 1.4-2x faster than Pillow for PNG.
     import numpy as np

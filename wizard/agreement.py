@@ -111,9 +111,9 @@ def read_predictions(path: str | PathLike[str]) -> dict[str, Row]:
             try:
                 ids = [int(row[1 + 2 * k]) for k in range(TOP_K)]
                 confidences = [float(row[2 + 2 * k]) for k in range(TOP_K)]
-            except (IndexError, ValueError):
+            except (IndexError, ValueError) as error:
                 raise SmokeError(f"{path} line {line} is not a predictions row: check it with "
-                                 "python -m engine.validate") from None
+                                 "python -m engine.validate") from error
             rows[row[0].rsplit("/", 1)[-1]] = (ids, confidences)
     return rows
 

@@ -27,13 +27,13 @@ def load_answers(path: str | PathLike[str]) -> Answers:
     file = Path(path)
     try:
         raw = file.read_bytes()
-    except FileNotFoundError:
+    except FileNotFoundError as error:
         raise AnswersError([
             f"{label}: no such file: write one (templates/answers.example.toml lists every "
             "setting) or let the wizard ask its questions"
-        ]) from None
-    except IsADirectoryError:
-        raise AnswersError([f"{label}: is a folder: give the answers file inside it"]) from None
+        ]) from error
+    except IsADirectoryError as error:
+        raise AnswersError([f"{label}: is a folder: give the answers file inside it"]) from error
     except OSError as error:
         raise AnswersError([f"{label}: cannot read it: {error.strerror}"]) from error
     if raw.startswith(codecs.BOM_UTF8):
@@ -46,11 +46,11 @@ def load_answers(path: str | PathLike[str]) -> Answers:
     except UnicodeDecodeError as error:
         raise AnswersError([
             f"{label}: not UTF-8 text (byte {error.start}): save it as UTF-8"
-        ]) from None
+        ]) from error
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise AnswersError([toml_error_line(label, error, text)]) from None
+        raise AnswersError([toml_error_line(label, error, text)]) from error
     lines = key_problems(data, label)
     known = {key: value for key, value in data.items() if key in Answers.model_fields}
     try:

@@ -36,20 +36,15 @@ import requests.exceptions
 import urllib3.exceptions
 
 from wizard import validators
-from wizard.docker_events import (  # noqa: F401  (re-exported: callers name them docker_ops.X)
+from wizard.docker_events import (
     BaseImageMissingError,
-    BuildCached,
     BuildCancelledError,
     BuildFailedError,
-    BuildLog,
     BuildResult,
-    BuildStep,
     ContainerCancelledError,
     ContainerError,
     ContainerRun,
     ContainerTimeoutError,
-    DaemonWarning,
-    DockerCancelledError,
     DockerError,
     DockerEvent,
     DockerUnavailableError,
@@ -241,7 +236,7 @@ def connect(base_url: str | None = None, *, timeout: int = CLIENT_TIMEOUT_S) -> 
             api = docker.from_env(timeout=timeout).api
         api.ping()
     except (docker.errors.DockerException, *_TRANSPORT_ERRORS) as error:
-        raise DockerUnavailableError(_unavailable_message(host, error)) from None
+        raise DockerUnavailableError(_unavailable_message(host, error)) from error
     return DockerOps(api, host=host)
 
 
@@ -324,7 +319,7 @@ class DockerOps:
         try:
             version = self._api.version()
         except (docker.errors.DockerException, *_TRANSPORT_ERRORS) as error:
-            raise DockerUnavailableError(_unavailable_message(self.host, error)) from None
+            raise DockerUnavailableError(_unavailable_message(self.host, error)) from error
         return (f"Docker {version.get('Version', '?')} (API {version.get('ApiVersion', '?')}) "
                 f"at {self.host}")
 
@@ -334,7 +329,7 @@ class DockerOps:
         try:
             info = self._api.info()
         except (docker.errors.DockerException, *_TRANSPORT_ERRORS) as error:
-            raise DockerUnavailableError(_unavailable_message(self.host, error)) from None
+            raise DockerUnavailableError(_unavailable_message(self.host, error)) from error
         return any("nvidia" in name for name in (info.get("Runtimes") or {}))
 
     # -- images --
@@ -347,19 +342,19 @@ class DockerOps:
         except docker.errors.APIError as error:
             if error.status_code == 404:
                 return False
-            raise DockerError(f"cannot look up image {ref}: {_explanation(error)}") from None
+            raise DockerError(f"cannot look up image {ref}: {_explanation(error)}") from error
         return True
 
     def image_info(self, ref: str) -> ImageInfo:
         """Size, layers, labels and registry digests of a local image."""
         try:
             attrs = self._api.inspect_image(ref)
-        except docker.errors.ImageNotFound:
+        except docker.errors.ImageNotFound as error:
             raise ImageMissingError(
                 f"image {ref} is not in the local Docker engine: build or pull it first"
-            ) from None
+            ) from error
         except docker.errors.APIError as error:
-            raise DockerError(f"cannot look up image {ref}: {_explanation(error)}") from None
+            raise DockerError(f"cannot look up image {ref}: {_explanation(error)}") from error
         config = attrs.get("Config") or {}
         return ImageInfo(
             id=str(attrs.get("Id", "")),
@@ -383,7 +378,7 @@ class DockerOps:
                 f"({error.reason}): run `docker pull {ref}` where there is network, or on a "
                 f"machine that has it run `docker save {ref} -o base.tar`, copy base.tar here "
                 "and run `docker load -i base.tar`"
-            ) from None
+            ) from error
         return self.image_info(ref)
 
     def pull(self, ref: str, on_event: EventCallback | None = None) -> ImageInfo:
@@ -401,10 +396,10 @@ class DockerOps:
                     emit(PullProgress(str(chunk.get("id", "")), status, current, total))
         except docker.errors.APIError as error:
             reason = _explanation(error)
-            raise PullFailedError(f"pulling {ref} failed: {reason}", reason) from None
+            raise PullFailedError(f"pulling {ref} failed: {reason}", reason) from error
         except _TRANSPORT_ERRORS as error:
             reason = f"the connection to the Docker engine broke ({type(error).__name__})"
-            raise PullFailedError(f"pulling {ref} failed: {reason}", reason) from None
+            raise PullFailedError(f"pulling {ref} failed: {reason}", reason) from error
         return self.image_info(ref)
 
     def layer_sizes(self, ref: str) -> tuple[tuple[str, int], ...] | None:
@@ -416,7 +411,7 @@ class DockerOps:
             history = self._api.history(ref)
         except docker.errors.APIError as error:
             raise DockerError(f"cannot read the history of {ref}: {_explanation(error)}") \
-                from None
+                from error
         sizes = [int(entry.get("Size") or 0) for entry in reversed(history)
                  if not _METADATA_STEP.search(str(entry.get("CreatedBy") or ""))]
         if len(sizes) != len(layers):
@@ -434,7 +429,7 @@ class DockerOps:
             return
         except docker.errors.APIError as error:
             raise DockerError(f"cannot remove the local tag {reference}: "
-                              f"{_explanation(error)}") from None
+                              f"{_explanation(error)}") from error
 
     def pull_by_digest(self, reference: str, on_event: EventCallback | None = None) -> ImageInfo:
         """Pull `repository@sha256:...` as the challenge does, proving the registry serves
@@ -448,12 +443,12 @@ class DockerOps:
         repository, tag = _reference(validators.tagged_reference, reference)
         try:
             done = self._api.tag(image, repository, tag, force=True)
-        except docker.errors.ImageNotFound:
+        except docker.errors.ImageNotFound as error:
             raise ImageMissingError(f"cannot tag {image}: no such image; build it first") \
-                from None
+                from error
         except docker.errors.APIError as error:
             raise DockerError(f"cannot tag {image} as {repository}:{tag}: "
-                              f"{_explanation(error)}") from None
+                              f"{_explanation(error)}") from error
         if done is False:
             raise DockerError(f"Docker refused to tag {image} as {repository}:{tag}")
         return f"{repository}:{tag}"
@@ -504,16 +499,16 @@ class DockerOps:
                 parser.feed(chunk)
             parser.flush()
         except docker.errors.APIError as error:
-            raise parser.failure(_explanation(error)) from None
+            raise parser.failure(_explanation(error)) from error
         except _TRANSPORT_ERRORS as error:
             raise parser.failure(
                 f"the connection to the Docker engine broke ({type(error).__name__}); "
                 "check that Docker is still running and build again"
-            ) from None
+            ) from error
         except OSError as error:
             # docker-py reads the context itself; an unreadable file stops it here.
             raise BuildFailedError(f"cannot send the build context {context}: {error}") \
-                from None
+                from error
         image_ref = full_tag or parser.image_id
         if image_ref is None:
             raise BuildFailedError("the build ended without naming an image: build again")
@@ -573,7 +568,7 @@ class DockerOps:
             target.chmod(0o777)
         except OSError as error:
             raise ContainerError(f"cannot create the output folder {target}: "
-                                 f"{error.strerror}") from None
+                                 f"{error.strerror}") from error
         host_config = self._api.create_host_config(
             binds={str(source): {"bind": INPUT_MOUNT, "mode": "ro"},
                    str(target): {"bind": OUTPUT_MOUNT, "mode": "rw"}},
@@ -618,18 +613,18 @@ class DockerOps:
                 network_disabled=True, tty=False, stdin_open=False,
                 labels={SMOKE_LABEL: "1"}, user=user or "",
             )
-        except docker.errors.ImageNotFound:
+        except docker.errors.ImageNotFound as error:
             raise ImageMissingError(f"image {image} is not in the local Docker engine: build "
-                                    "it first") from None
+                                    "it first") from error
         except docker.errors.APIError as error:
             raise ContainerError(f"cannot create a container from {image}: "
-                                 f"{_explanation(error)}") from None
+                                 f"{_explanation(error)}") from error
         container = created["Id"]
         try:
             try:
                 self._api.start(container)
             except docker.errors.APIError as error:
-                raise ContainerError(_start_message(image, _explanation(error))) from None
+                raise ContainerError(_start_message(image, _explanation(error))) from error
             peaks = _Peaks()
             exit_code, oom = self._wait(container, image, timeout_s, cancel, tail_lines,
                                         peaks if measure else None)
@@ -648,7 +643,7 @@ class DockerOps:
                 state = self._api.inspect_container(container)["State"]
             except docker.errors.APIError as error:
                 raise ContainerError(f"lost track of the container from {image}: "
-                                     f"{_explanation(error)}") from None
+                                     f"{_explanation(error)}") from error
             if not state.get("Running") and state.get("Status") in ("exited", "dead"):
                 return int(state.get("ExitCode", -1)), bool(state.get("OOMKilled"))
             if peaks is not None and state.get("Running"):
@@ -688,7 +683,7 @@ class DockerOps:
         try:
             host = validators.registry(registry)
         except ValueError as error:
-            raise InvalidReferenceError(str(error)) from None
+            raise InvalidReferenceError(str(error)) from error
         if not username.strip():
             raise LoginRefusedError(f"no user name given for {host}: give your Synapse user "
                                     "name")
@@ -699,6 +694,8 @@ class DockerOps:
         try:
             self._api.login(username=username.strip(), password=token, registry=host,
                             reauth=True)
+        # Docker's own error may quote the token, so it is never chained, not even for
+        # OBJECTNET_WIZARD_DEBUG=1: the message carries Docker's reason with the token masked.
         except docker.errors.APIError as error:
             reason = _scrub(_explanation(error), token)
             if _is_unreachable(reason) and not _is_unauthorized(reason):
@@ -739,17 +736,17 @@ class DockerOps:
                 if isinstance(status, str):
                     current, total = progress(chunk)
                     emit(PushProgress(str(chunk.get("id", "")), status, current, total))
-        except docker.errors.ImageNotFound:
+        except docker.errors.ImageNotFound as error:
             raise ImageMissingError(f"cannot push {repository}:{tag}: no image has that name; "
-                                    "build and tag it first") from None
+                                    "build and tag it first") from error
         except docker.errors.APIError as error:
             raise PushFailedError(_push_message(f"{repository}:{tag}", _explanation(error))) \
-                from None
+                from error
         except _TRANSPORT_ERRORS as error:
             raise PushFailedError(
                 f"pushing {repository}:{tag} failed: the connection to the Docker engine broke "
                 f"({type(error).__name__}); push again (layers already sent are skipped)"
-            ) from None
+            ) from error
         if digest is None or not SHA256_DIGEST.fullmatch(digest):
             raise PushFailedError(
                 f"pushing {repository}:{tag} ended without the registry reporting a digest: "

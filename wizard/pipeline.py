@@ -214,7 +214,7 @@ class Pipeline:
         try:
             labels = find_labels(local.images_dir)
         except LabelsError as error:
-            raise report.ReportError(str(error)) from None
+            raise report.ReportError(str(error)) from error
         data = report.build_data(local, labels or {}, report.BatchClock(local.batch_marks))
         page = report.write_report(folder, data)
         self.emit(StageFinished("report", f"wrote {page}"))

@@ -226,9 +226,9 @@ def write_report(folder: Path, data: Mapping[str, Any]) -> Path:
     """Write report.json, the plots and report.html into `folder`; returns report.html."""
     try:
         import matplotlib  # noqa: F401
-    except ImportError:
+    except ImportError as error:
         raise ReportError("the report's plots need matplotlib: pip install "
-                          "'objectnet-wizard[report]'") from None
+                          "'objectnet-wizard[report]'") from error
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "report.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     _plots(data, folder)

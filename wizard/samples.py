@@ -94,7 +94,7 @@ def generated_images(cache_dir: str | PathLike[str] | None = None, count: int = 
         scratch = Path(tempfile.mkdtemp(prefix=".smoke-images-", dir=cache))
     except OSError as error:
         raise SmokeError(f"cannot create the image cache {cache}: {error.strerror}: set "
-                         "XDG_CACHE_HOME or give a smoke_images folder") from None
+                         "XDG_CACHE_HOME or give a smoke_images folder") from error
     try:
         make_images(scratch, count, seed=seed)
         # mkdtemp made it private; a runner that is not root must still read it at /input.

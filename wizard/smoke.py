@@ -188,7 +188,7 @@ def local_smoke(source: Answers | Config, images_dir: str | PathLike[str] | None
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise LocalSmokeError(f"cannot create the output folder {out}: {error.strerror}") \
-            from None
+            from error
     target = out / PREDICTIONS
     if isinstance(source, Answers):
         config = local_config(source, project_root or ".", folder, target)
@@ -207,10 +207,10 @@ def local_smoke(source: Answers | Config, images_dir: str | PathLike[str] | None
     try:
         summary = run(config, on_progress=progress, log=log,
                       cancelled=cancel.is_set if cancel is not None else None)
-    except RunCancelledError:
-        raise LocalSmokeCancelledError("the local smoke run was cancelled") from None
+    except RunCancelledError as error:
+        raise LocalSmokeCancelledError("the local smoke run was cancelled") from error
     except EngineError as error:
-        raise LocalSmokeError(f"the engine could not run the model here: {error}") from None
+        raise LocalSmokeError(f"the engine could not run the model here: {error}") from error
     validation = check_predictions(target, "the local run")
     steady = summary.steady_img_per_s
     estimate = summary.startup_s + FULL_TEST_SET / steady if steady > 0 else math.inf
@@ -233,7 +233,7 @@ def check_predictions(path: Path, who: str) -> dict[str, Any]:
     try:
         validation = validate_file(path)
     except ValueError as error:
-        raise PredictionsInvalidError(f"{who}: {error}", {}) from None
+        raise PredictionsInvalidError(f"{who}: {error}", {}) from error
     if validation["prediction_file_status"] != "VALIDATED":
         errors = validation["prediction_file_errors"]
         shown = "; ".join(errors[:3]) + (f"; ... {len(errors) - 3} more" if len(errors) > 3
