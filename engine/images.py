@@ -11,6 +11,7 @@ import stat
 import struct
 import warnings
 from pathlib import Path
+from typing import cast
 
 from PIL import Image
 
@@ -45,7 +46,8 @@ def to_rgb(image: Image.Image) -> Image.Image:
         image = image.convert("I").point(lambda v: v * (1 / 257.0) + 0.5).convert("L")
     elif image.mode == "F":
         # Float images are either 0..1 or 0..255 by convention; the extremes tell which.
-        scale = 255.0 if image.getextrema()[1] <= 1.0 else 1.0
+        high = cast(float, image.getextrema()[1])  # one band: (min, max) as numbers
+        scale = 255.0 if high <= 1.0 else 1.0
         image = image.point(lambda v: v * scale).convert("L")
     elif image.mode == "P" and "transparency" in image.info:
         image = image.convert("RGBA")

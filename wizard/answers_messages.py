@@ -11,7 +11,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from os import PathLike
-from typing import Annotated, Any
+from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -179,10 +179,11 @@ def toml_error_line(label: str, error: tomllib.TOMLDecodeError, text: str) -> st
     """A TOML syntax error as `file:line:col: not valid TOML (...)`, with a hint for the
     usual mistakes (a bare word for a string, a setting given twice)."""
     message = str(error).splitlines()[0] if str(error) else "invalid TOML"
-    line = getattr(error, "lineno", None)
-    col = getattr(error, "colno", None)
-    bare = getattr(error, "msg", None)
-    if line is None:
+    # Python 3.14 gives the position as attributes; older ones only inside the message.
+    line: int | None = getattr(error, "lineno", None)
+    col: int | None = getattr(error, "colno", None)
+    bare: str | None = getattr(error, "msg", None)
+    if line is None or col is None:
         match = _TOML_POSITION.match(message)
         if match:
             line, col, bare = int(match["line"]), int(match["col"]), match["msg"]
@@ -201,11 +202,9 @@ def toml_error_line(label: str, error: tomllib.TOMLDecodeError, text: str) -> st
 
 @functools.cache
 def _adapter(name: str) -> TypeAdapter[Any]:
-    field = Answers.model_fields[name]
-    # Python 3.11's Annotated needs at least one annotation; plain fields have none.
-    if not field.metadata:
-        return TypeAdapter(field.annotation)
-    return TypeAdapter(Annotated[(field.annotation, *field.metadata)])
+    """The validator of one field alone: its type with its constraints (Field(gt=...) and
+    the AfterValidators), as pydantic rebuilds it from the model."""
+    return TypeAdapter(Answers.model_fields[name].rebuild_annotation())
 
 
 @dataclass(frozen=True)

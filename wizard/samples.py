@@ -42,7 +42,8 @@ def photo_like(width: int, height: int, rng: np.random.Generator) -> Image.Image
 
     coarse = rng.integers(0, 256, size=(max(height // 48, 2), max(width // 48, 2), 3),
                           dtype=np.uint8)
-    smooth = np.asarray(Image.fromarray(coarse, "RGB").resize((width, height), Image.BICUBIC),
+    bicubic = getattr(Image, "Resampling", Image).BICUBIC  # Pillow 9.1 moved the filters there
+    smooth = np.asarray(Image.fromarray(coarse, "RGB").resize((width, height), bicubic),
                         dtype=np.int16)
     noise = rng.normal(0.0, 6.0, size=(height, width, 3)).astype(np.int16)
     rgb = np.clip(smooth + noise, 0, 255).astype(np.uint8)

@@ -381,13 +381,13 @@ def strict_passes(ops: DockerClient, image: str, images_dir: str | PathLike[str]
     user 1000:1000: some runners do either. Each pass must exit cleanly and write a valid
     predictions.csv. Failures are returned, not raised: the profile decides (see
     runner_profile.Strictness)."""
-    passes = (("read-only root filesystem", {"read_only": True, "user": profile.user}),
-              (f"non-root user {NON_ROOT_USER}", {"user": NON_ROOT_USER}))
+    passes = (("read-only root filesystem", True, profile.user),
+              (f"non-root user {NON_ROOT_USER}", False, NON_ROOT_USER))
     results = []
-    for number, (name, options) in enumerate(passes, start=1):
+    for number, (name, read_only, user) in enumerate(passes, start=1):
         out = Path(output_dir) / f"strict-{number}"
         run = _run_image(ops, image, images_dir, out, profile, timeout_s=timeout_s, gpus=gpus,
-                         cancel=cancel, **options)
+                         cancel=cancel, read_only=read_only, user=user)
         target = out / PREDICTIONS
         try:
             _check_exit(image, run, target, profile, Usage(run.memory_peak, run.shm_peak,
