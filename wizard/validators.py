@@ -2,7 +2,8 @@
 
 Each function returns the cleaned value or raises ValueError with one line that names the
 value and says how to fix it. The answers model and the TUI's Textual validators only wrap
-these, so the rules live in one place.
+these, so the rules live in one place. Image references are also parsed here
+(`split_reference` and friends): docker_ops refuses a bad one before Docker sees it.
 """
 
 from __future__ import annotations
