@@ -117,5 +117,5 @@ class StepScreen(Screen):
         self.wizard.action_next()
 
     @on(Button.Pressed, "#nav-back")
-    def _back(self) -> None:
-        self.wizard.action_back()
+    async def _back(self) -> None:
+        await self.wizard.action_back()

@@ -84,7 +84,7 @@ class ReviewScreen(StageScreen):
         self.action_render()
 
     def stage_done(self, result: Any) -> None:
-        from wizard.answers import dumps_answers
+        from wizard.answers_file import dumps_answers
 
         pipeline = self.wizard.pipeline()
         self.rendered_for = result
