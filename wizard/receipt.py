@@ -22,7 +22,7 @@ from wizard.docker_events import PushProgress
 from wizard.runner_profile import show_size
 
 if TYPE_CHECKING:
-    from wizard.docker_ops import DockerOps
+    from wizard.docker_client import DockerClient
     from wizard.smoke import ImageSmokeResult, LocalSmokeResult
 
 
@@ -63,7 +63,7 @@ class UploadPlan:
                 "predicted_bytes_uncompressed": self.missing_bytes}
 
 
-def upload_plan(ops: DockerOps, reference: str, username: str | None, token: str | None,
+def upload_plan(ops: DockerClient, reference: str, username: str | None, token: str | None,
                 earlier: Iterable[str] = (), *, timeout: float = registry_api.TIMEOUT_S
                 ) -> UploadPlan:
     """Size the push of `reference` (registry/repository:tag) by asking the registry which of
@@ -173,7 +173,7 @@ class Verification:
                 f"run (top-1 {c.top1_agree}/{c.rows}, top-5 {c.top5_agree}/{c.rows})"]
 
 
-def verify_push(ops: DockerOps, reference: str, pinned: str, local: LocalSmokeResult,
+def verify_push(ops: DockerClient, reference: str, pinned: str, local: LocalSmokeResult,
                 work: Path, *, precision: str, profile: Any, gpus: bool,
                 log: Callable[[str], None], cancel: Any = None) -> Verification:
     """Remove the local tag, pull `pinned` (repo@sha256:...) back, smoke-test the pulled image
