@@ -20,7 +20,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wizard.docker_events import (
     ContainerError,
@@ -32,6 +32,9 @@ from wizard.docker_events import (
     InvalidReferenceError,
     RegistryUnreachableError,
 )
+
+if TYPE_CHECKING:
+    from wizard.docker_client import DockerClient
 
 LOCAL, PULLABLE, UNAVAILABLE = "local", "pullable", "unavailable"
 REGISTRY_TIMEOUT_S = 5.0
@@ -86,7 +89,7 @@ def _last_words(reason: str) -> str:
     return reason.rsplit(": ", 1)[-1].strip() or reason
 
 
-def availability(docker: Any, refs: Iterable[str], *,
+def availability(docker: DockerClient, refs: Iterable[str], *,
                  timeout_s: float = REGISTRY_TIMEOUT_S) -> Iterator[Availability]:
     """Where each of `refs` can come from, in order, one at a time (a caller shows each as
     it comes). `docker` is a wizard.docker_ops.DockerOps. Raises DockerUnavailableError when
@@ -154,7 +157,7 @@ def _read_cache(cache_dir: Path, image_id: str) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _probe(docker: Any, ref: str) -> dict[str, Any] | None:
+def _probe(docker: DockerClient, ref: str) -> dict[str, Any] | None:
     """torch, its CUDA and Python in `ref`, run with no network; {"torch": None, ...} when
     the image has no python3 or no torch; None when the run itself failed (not an answer
     about the image: nothing is cached)."""
@@ -180,7 +183,7 @@ def _probe(docker: Any, ref: str) -> dict[str, Any] | None:
     return {**found, "evidence": "import torch in it"}
 
 
-def local_torch_images(docker: Any, cache_dir: Path, *,
+def local_torch_images(docker: DockerClient, cache_dir: Path, *,
                        skip: Callable[[str], bool] = lambda ref: False,
                        probe_limit: int = PROBE_LIMIT) -> list[TorchImage]:
     """The local images that carry torch, newest first, leaving out images the wizard built

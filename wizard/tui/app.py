@@ -201,7 +201,9 @@ class WizardApp(App[int]):
 
         self.push_screen(JumpScreen(self.step_labels(), screen.STEP), chosen)
 
-    def action_back(self) -> None:
+    async def action_back(self) -> None:
+        """The previous step (App.action_back, which pops a screen, does not fit a wizard
+        whose steps are switched, not stacked)."""
         target = self._neighbour(-1)
         if target is not None:
             self.go(target)

@@ -154,7 +154,7 @@ class BaseImageScreen(StepScreen):
         take seconds to answer, and a key press must never wait for it."""
         from wizard.docker_events import DockerError
         from wizard.image_availability import availability, local_torch_images
-        from wizard.smoke import default_cache_dir
+        from wizard.samples import default_cache_dir
 
         try:
             docker = self.session.docker_factory()
