@@ -176,6 +176,10 @@ class ImageInfo:
     labels: Mapping[str, str] = field(default_factory=dict)
     repo_digests: tuple[str, ...] = ()
     """`repo@sha256:...` names the registries know the image by (set by push and pull)."""
+    names: tuple[str, ...] = ()
+    """`repository:tag` names it has here (RepoTags)."""
+    env: Mapping[str, str] = field(default_factory=dict)
+    """Its configured environment (ENV), e.g. PYTORCH_VERSION in the pytorch/pytorch images."""
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import docker
+import docker.auth
 import docker.errors
 import docker.types
 import requests.exceptions
@@ -356,13 +357,62 @@ class DockerOps:
         except docker.errors.APIError as error:
             raise DockerError(f"cannot look up image {ref}: {_explanation(error)}") from error
         config = attrs.get("Config") or {}
+        env = dict(item.partition("=")[::2] for item in config.get("Env") or ())
         return ImageInfo(
             id=str(attrs.get("Id", "")),
             size=int(attrs.get("Size") or 0),
             layers=tuple((attrs.get("RootFS") or {}).get("Layers") or ()),
             labels=dict(config.get("Labels") or {}),
             repo_digests=tuple(attrs.get("RepoDigests") or ()),
+            names=tuple(name for name in attrs.get("RepoTags") or () if name != "<none>:<none>"),
+            env=env,
         )
+
+    def local_images(self) -> list[ImageInfo]:
+        """The engine's images that have a name, newest first (untagged leftovers of builds
+        are left out)."""
+        try:
+            summaries = self._api.images()
+        except docker.errors.APIError as error:
+            raise DockerError(f"cannot list the local images: {_explanation(error)}") from None
+        except _TRANSPORT_ERRORS as error:
+            raise DockerUnavailableError(_unavailable_message(self.host, error)) from None
+        found = []
+        for summary in sorted(summaries, key=lambda s: -int(s.get("Created") or 0)):
+            if any(name != "<none>:<none>" for name in summary.get("RepoTags") or ()):
+                with contextlib.suppress(ImageMissingError):  # removed meanwhile
+                    found.append(self.image_info(str(summary["Id"])))
+        return found
+
+    def registry_digest(self, ref: str, *, timeout_s: float) -> str:
+        """The digest `ref`'s registry serves for it, asked through the engine (so its
+        mirrors, proxies and logins apply; nothing is pulled), given up after `timeout_s`.
+        Raises RegistryUnreachableError (no answer: no network, a wrong host),
+        ImageMissingError (the registry answers, but not with this image; `reason` says why)
+        or DockerError."""
+        _reference(validators.split_reference, ref)
+        registry, _ = docker.auth.resolve_repository_name(ref)
+        header = docker.auth.get_config_header(self._api, registry)
+        # APIClient.inspect_distribution() takes no timeout of its own: a registry behind a
+        # silent firewall would hold the check for the client's 600 s.
+        try:
+            response = self._api._get(self._api._url("/distribution/{0}/json", ref),
+                                      headers={"X-Registry-Auth": header} if header else {},
+                                      timeout=timeout_s)
+            data = self._api._result(response, json=True)
+        except docker.errors.APIError as error:
+            reason = _explanation(error)
+            if _is_unreachable(reason) and not _is_unauthorized(reason):
+                raise RegistryUnreachableError(reason) from None
+            if error.status_code in (401, 403, 404) or _is_unauthorized(reason) or \
+                    "manifest unknown" in reason.lower():
+                raise ImageMissingError(reason) from None
+            raise DockerError(f"cannot ask the registry for {ref}: {reason}") from None
+        except requests.exceptions.Timeout:
+            raise RegistryUnreachableError(f"no answer within {timeout_s:g} s") from None
+        except _TRANSPORT_ERRORS as error:
+            raise DockerUnavailableError(_unavailable_message(self.host, error)) from None
+        return str((data.get("Descriptor") or {}).get("digest") or "")
 
     def ensure_base_image(self, ref: str, on_event: EventCallback | None = None) -> ImageInfo:
         """The base image, pulled if it is not here. Raises BaseImageMissingError saying how

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from wizard.answers import FIELDS, Answers
+from wizard.answers import FIELDS, STEPS, Answers
 from wizard.answers_file import load_answers, save_answers
 from wizard.answers_messages import PartialAnswers, first_invalid_step, validate_partial
 from wizard.errors import AnswersError
@@ -138,6 +138,17 @@ class Session:
             return None
         return step, next(iter(self.partial().errors.values()), "")
 
+    def incomplete_steps(self) -> list[tuple[str, str]]:
+        """Every wizard step (screen key) whose answers are missing or invalid, in order,
+        each with its first error."""
+        errors = self.partial().errors
+        found = []
+        for step, names in STEPS:
+            first = next((errors[name] for name in names if name in errors), None)
+            if first is not None:
+                found.append((SCREEN_OF_STEP[step], first))
+        return found
+
     def first_step_to_fix(self) -> str:
         """The wizard step to open at: the first that is not valid yet; complete answers
         whose checkpoint file is missing open at the model step, where that is shown."""
@@ -148,6 +159,36 @@ class Session:
         if not answers.checkpoint_path(self.project_root).is_file():
             return "model"
         return "review"
+
+    def checkpoint_path(self) -> Path | None:
+        """The checkpoint the draft names, or None while it names none."""
+        model_dir, checkpoint = self.draft.get("model_dir"), self.draft.get("checkpoint")
+        if not (model_dir and isinstance(model_dir, str) and checkpoint
+                and isinstance(checkpoint, str)):
+            return None
+        return self.project_root / model_dir / checkpoint
+
+    def opening_problems(self) -> list[str]:
+        """What is wrong with the answers file this session opened, one line each, for the
+        step the wizard opens at: its problems as the wizard shows paths (a line that only
+        repeats the file's name loses it: the heading names the file), then a checkpoint
+        the answers name that is not there."""
+        if not self.opened:
+            return []
+        full, shown = str(self.answers_path), self.show_path(self.answers_path)
+        lines = []
+        for line in self.load_problems:
+            line = self.short(line.replace(full, shown))
+            lines.append(line.removeprefix(f"{shown}: "))
+        checkpoint = self.checkpoint_path()
+        try:
+            missing = checkpoint is not None and not checkpoint.is_file()
+        except OSError:  # e.g. a name too long for the file system: not there either
+            missing = True
+        if checkpoint is not None and missing:
+            lines.append(f"checkpoint {self.show_path(checkpoint)} does not exist: pick a file "
+                         "of the model folder")
+        return lines
 
     # -- saving --------------------------------------------------------------------------
 

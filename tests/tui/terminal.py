@@ -40,7 +40,10 @@ class Terminal:
         settings = {"PYTHONPATH": path, "TERM": "xterm-256color",
                     "COLORTERM": "truecolor", **(env or {})}
         exports = " ".join(f"{name}={shlex.quote(value)}" for name, value in settings.items())
-        unset = "" if "NO_COLOR" in settings else "-u NO_COLOR "
+        # pytest exports COLUMNS=80 and LINES=24, and Textual takes them over the terminal's
+        # own size: a 60x20 window would be drawn as 80x24 and scroll.
+        unset = "".join(f"-u {name} " for name in ("NO_COLOR", "COLUMNS", "LINES")
+                        if name not in settings)
         shell = (f"cd {shlex.quote(str(cwd))} && env {unset}{exports} "
                  f"{shlex.join(command)}; echo $? > {shlex.quote(str(self.rc_file))}")
         self._tmux("new-session", "-d", "-s", "wizard", "-x", str(size[0]), "-y", str(size[1]),

@@ -16,7 +16,7 @@ from wizard.answers_file import load_answers
 from wizard.base_images import suggest
 from wizard.checkpoint_info import local_torch_version
 from wizard.tui.app import create_app
-from wizard.tui.screens.confirm import ConfirmScreen
+from wizard.tui.screens.confirm import QuitScreen
 from wizard.tui.widgets.field import Field
 
 SIZE = (100, 32)
@@ -222,8 +222,9 @@ async def test_help_lists_the_keys(project: Path, key: str) -> None:
         await pilot.press(key)
         await pilot.pause()
         shown = screen_text(app)
-        for keys, what in (("^s", "Save"), ("^n", "Next"), ("^b", "Back"), ("^q", "Quit"),
-                          ("^r", "Check again"), ("F1 or ?", "Help"),
+        for keys, what in (("ctrl+s", "Save"), ("ctrl+n / ctrl+b", "next / previous step"),
+                          ("ctrl+q", "Quit"), ("ctrl+r", "Check again"), ("F1 or ?", "Help"),
+                          ("ctrl+g", "go to step"), ("ctrl+p", "command palette"),
                           ("tab / shift+tab", "next / previous field")):
             assert any(keys in line and what in line for line in shown.splitlines()), shown
         await pilot.press("escape")
@@ -324,7 +325,7 @@ async def test_quitting_with_unsaved_answers_asks_first(project: Path) -> None:
         await pilot.press("ctrl+a", "ctrl+k", *"models")  # the model folder field
         await pilot.press("ctrl+q")
         await pilot.pause()
-        assert isinstance(app.screen, ConfirmScreen)
+        assert isinstance(app.screen, QuitScreen)
         await pilot.press("n")
         await pilot.pause()
         assert app.screen.STEP == "model"

@@ -21,8 +21,10 @@ TRUECOLOR = re.compile(r"\x1b\[([0-9;]*)m")
 def terminal_for(project: Path):
     opened: list[Terminal] = []
 
-    def start(*args: str, env: dict[str, str] | None = None) -> Terminal:
-        terminal = Terminal(wizard_command(*args), project, env={**NO_ENGINE, **(env or {})})
+    def start(*args: str, env: dict[str, str] | None = None,
+              size: tuple[int, int] = (80, 24)) -> Terminal:
+        terminal = Terminal(wizard_command(*args), project, env={**NO_ENGINE, **(env or {})},
+                            size=size)
         opened.append(terminal)
         return terminal
 
@@ -49,6 +51,22 @@ def test_review_step_in_a_real_terminal(project: Path, terminal_for) -> None:
     terminal.keys("C-b")
     screen = terminal.wait_for("Step 5 of 10 · Image name")
     assert "image: docker.synapse.org/syn12345678/tiny-model:v1" in screen
+    terminal.keys("C-q")
+    assert terminal.exit_code() == 0
+
+
+def test_step_bar_at_60_columns_and_ctrl_g(project: Path, terminal_for) -> None:
+    write_answers(project / "answers.toml")
+    terminal = terminal_for("--answers", "answers.toml", size=(60, 20))
+    screen = terminal.wait_for("✓ wrote Dockerfile")  # the review rendered
+    bar = screen.splitlines()[0].rstrip()
+    # Every step on the one line: the current one by name, the others by number.
+    assert bar.startswith(" 1 › 2 ›") and " 6 Review " in bar and bar.endswith("› 0"), bar
+    terminal.keys("C-g")
+    terminal.wait_for("Go to step")
+    terminal.keys("3")
+    screen = terminal.wait_for("Step 3 of 10")
+    assert " 3 Base " in screen.splitlines()[0]
     terminal.keys("C-q")
     assert terminal.exit_code() == 0
 

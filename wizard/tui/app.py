@@ -15,21 +15,25 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.screen import ModalScreen
+from textual.keys import format_key
+from textual.screen import ModalScreen, Screen
 
-from wizard.session import SCREEN_OF_STEP, DockerFactory, Session
+from wizard.session import DockerFactory, Session
+from wizard.tui.commands import WizardCommands
 from wizard.tui.screens.base import StepScreen
 from wizard.tui.screens.base_image import BaseImageScreen
 from wizard.tui.screens.build import BuildScreen
-from wizard.tui.screens.confirm import ConfirmScreen
+from wizard.tui.screens.confirm import ConfirmScreen, QuitScreen
 from wizard.tui.screens.environment import EnvironmentScreen
 from wizard.tui.screens.help import HelpScreen
 from wizard.tui.screens.image_smoke import ImageSmokeScreen
+from wizard.tui.screens.jump import JumpScreen
 from wizard.tui.screens.model import ModelScreen
 from wizard.tui.screens.push import PushScreen
 from wizard.tui.screens.registry import RegistryScreen
@@ -37,6 +41,8 @@ from wizard.tui.screens.review import ReviewScreen
 from wizard.tui.screens.settings import SettingsScreen
 from wizard.tui.screens.smoke import SmokeScreen
 from wizard.tui.screens.stage import STAGE_GROUP, EventRelay, StageScreen
+from wizard.tui.widgets.notice import Notice
+from wizard.tui.widgets.step_bar import StepBar
 
 if TYPE_CHECKING:
     from wizard.pipeline import Pipeline
@@ -68,13 +74,18 @@ class WizardApp(App[int]):
 
     CSS_PATH = "app.tcss"
     TITLE = "objectnet-wizard"
-    ENABLE_COMMAND_PALETTE = False
+    COMMANDS = App.COMMANDS | {WizardCommands}
+    COMMAND_PALETTE_BINDING = "ctrl+p"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f1", "help", "Help"),
         Binding("question_mark", "help", "Help", show=False),
         Binding("ctrl+s", "save", "Save"),
-        Binding("ctrl+b", "back", "Back"),
-        Binding("ctrl+n", "next", "Next"),
+        # Back, Next and Go to are on the step's navigation line and in the help, not in
+        # the footer: spelled "ctrl+n" as the buttons spell keys, they would not fit in 80
+        # columns.
+        Binding("ctrl+b", "back", "Back", show=False),
+        Binding("ctrl+n", "next", "Next", show=False),
+        Binding("ctrl+g", "jump", "Go to", show=False),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
@@ -89,15 +100,32 @@ class WizardApp(App[int]):
 
     # -- steps ---------------------------------------------------------------------------
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         for key, _label, screen in STEP_SCREENS:
             self.install_screen(screen(), key)
-        self.push_screen(self.start_step)
+        await self.push_screen(self.start_step)
         session = self.session
-        if session.load_problems:
-            lines = "\n".join(session.load_problems[:6])
-            self.notify(lines, title=f"{session.show_path(session.answers_path)} has problems",
-                        severity="error", timeout=15, markup=False)
+        problems = session.opening_problems()
+        if problems:
+            # In the step's layout, not a toast: a toast covered Back and Next for 15 s.
+            count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
+            await self.screen.mount(
+                Notice(f"{session.show_path(session.answers_path)} has {count}", problems,
+                       id="opening-problems"), before="#step-body")
+
+    def get_key_display(self, binding: Binding) -> str:
+        # "ctrl+r", as the buttons and messages write it, not Textual's "^r".
+        if binding.key_display:
+            return binding.key_display
+        modifiers, key = binding.parse_key()
+        return "+".join([*modifiers, format_key(key)])
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        # The wizard's own commands come from WizardCommands; of Textual's, keep the theme
+        # and Quit (which is action_quit: it asks before losing answers).
+        for command in super().get_system_commands(screen):
+            if command.title in ("Theme", "Quit"):
+                yield command
 
     def step_labels(self) -> list[tuple[str, str]]:
         return [(key, label) for key, label, _ in STEP_SCREENS]
@@ -116,28 +144,62 @@ class WizardApp(App[int]):
 
     def go(self, key: str) -> None:
         """Show step `key` (screens are installed, so each keeps its state)."""
+        self.screen.query(Notice).remove()  # it was about the step it opened at
         self.switch_screen(key)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # Under a dialog, the step keys would act on the screen beneath it.
-        return not (action in ("next", "back", "save")
+        return not (action in ("next", "back", "save", "jump", "save_and_quit",
+                               "command_palette")
                     and isinstance(self.screen, ModalScreen))
 
     def action_next(self) -> None:
-        screen = self.screen
-        if not isinstance(screen, StepScreen) or not screen.commit():
-            return
         target = self._neighbour(1)
-        if target is None:
+        if target is not None:
+            self.go_to_step(target)
+
+    def go_to_step(self, target: str) -> None:
+        """Show step `target`, as the step bar, ctrl+g, the palette and Next ask: back
+        freely; forward only once the step shown passes its checks, and never past a step
+        whose answers are not done (nor into a stage step before all are): it stops there
+        and says why."""
+        screen = self.screen
+        keys = [k for k, _, _ in STEP_SCREENS]
+        if not isinstance(screen, StepScreen) or target == screen.STEP:
             return
-        if target in STAGE_STEPS:
-            incomplete = self.session.first_incomplete()
-            if incomplete is not None:
-                step, error = incomplete
-                self.notify(error, title=f"Finish the {step} step first", severity="warning",
-                            markup=False)
-                target = SCREEN_OF_STEP[step]
-        self.go(target)
+        here, there = keys.index(screen.STEP), keys.index(target)
+        if there < here:
+            self.go(target)
+            return
+        if not screen.commit():
+            return
+        incomplete = self.session.incomplete_steps()
+        stop = next(((step, error) for step, error in incomplete
+                     if here < keys.index(step) < there), None)
+        if stop is None and target in STAGE_STEPS and incomplete:
+            stop = incomplete[0]
+        if stop is not None:
+            step, error = stop
+            title = dict(self.step_labels())[step]
+            self.notify(error, title=f"Finish the {title} step first", severity="warning",
+                        markup=False)
+            target = step
+        if target != screen.STEP:
+            self.go(target)
+
+    def on_step_bar_clicked(self, message: StepBar.Clicked) -> None:
+        self.go_to_step(message.key)
+
+    def action_jump(self) -> None:
+        screen = self.screen
+        if not isinstance(screen, StepScreen):
+            return
+
+        def chosen(key: str | None) -> None:
+            if key is not None:
+                self.go_to_step(key)
+
+        self.push_screen(JumpScreen(self.step_labels(), screen.STEP), chosen)
 
     async def action_back(self) -> None:
         """The previous step (App.action_back, which pops a screen, does not fit a wizard
@@ -155,6 +217,14 @@ class WizardApp(App[int]):
         self.push_screen(HelpScreen(self.screen))
 
     def action_save(self) -> None:
+        self.save_answers()
+
+    def action_save_and_quit(self) -> None:
+        self.save_answers(then=self.action_quit)
+
+    def save_answers(self, then: Callable[[], object] | None = None) -> None:
+        """Write the answers (asking first before replacing a file this session did not
+        open), then call `then`; a failure to write is said, and `then` is not called."""
         session = self.session
         name = session.show_path(session.answers_path)
 
@@ -166,6 +236,9 @@ class WizardApp(App[int]):
             except OSError as error:
                 self.notify(f"cannot save {name}: {error.strerror}", severity="error",
                             markup=False)
+                return
+            if then is not None:
+                self.call_later(then)
 
         if session.may_save:
             save_now()
@@ -208,13 +281,14 @@ class WizardApp(App[int]):
                 self.exit(EXIT_OK)
                 return
 
-            def leave(yes: bool | None) -> None:
-                if yes:
+            def leave(choice: str | None) -> None:
+                if choice == "quit":
                     self.exit(EXIT_OK)
+                elif choice == "save":
+                    self.save_answers(then=self.action_quit)
 
-            self.push_screen(ConfirmScreen(
-                "Your answers changed since they were last saved. Quit without saving them? "
-                "(ctrl+s saves them)", yes="Quit", no="Stay"), leave)
+            self.push_screen(QuitScreen(self.session.show_path(self.session.answers_path)),
+                             leave)
             return
 
         def answer(yes: bool | None) -> None:

@@ -51,10 +51,12 @@ class StepScreen(Screen):
             yield from self.compose_body()
         with Horizontal(id="step-nav"):
             yield Static("", id="step-status", markup=False)
-            yield Button("‹ Back", id="nav-back", compact=True, disabled=number == 1)
-            yield Button("Next ›", id="nav-next", compact=True, variant="primary",
+            # The keys are on the buttons: the footer has no room for them at 80 columns.
+            yield Button("‹ Back (ctrl+b)", id="nav-back", compact=True,
+                         disabled=number == 1)
+            yield Button("Next (ctrl+n) ›", id="nav-next", compact=True, variant="primary",
                          disabled=number == total)
-        yield Footer()
+        yield Footer(show_command_palette=False)  # ctrl+p is in the help (F1)
 
     def compose_body(self) -> ComposeResult:
         yield from ()

@@ -18,6 +18,10 @@ COMMON_KEYS = (
     ("up / down", "move in lists and tables; open a drop-down"),
     ("space", "toggle a checkbox or radio button"),
     ("esc", "close a dialog or help; cancel a running step"),
+    ("ctrl+n / ctrl+b", "next / previous step"),
+    ("ctrl+g, 1…9 or 0", "go to step 1…9 or 10"),
+    ("click a step", "in the step bar at the top: go to that step"),
+    ("ctrl+p", "command palette: any step or action by name"),
 )
 
 
