@@ -200,8 +200,8 @@ class LocalSmokeResult:
         if self.scores is not None:
             out.extend(self.scores.lines())
         elif not self.generated:
-            out.append("accuracy: not measured (the images carry no labels: put them in "
-                       "ObjectNet's class folders or add an answers.json beside them)")
+            out.append("accuracy: not measured (no labels: ObjectNet's class folders or "
+                       "answers.json)")
         out.extend(f"unreadable: {name}: {reason}" for name, reason in self.unreadable[:5])
         return out
 
