@@ -21,7 +21,7 @@ from textual.widgets import Button, ProgressBar, Static
 from tui_support import run_async, settle, write_answers
 
 from wizard import cli, docker_ops
-from wizard.answers import load_answers
+from wizard.answers_file import load_answers
 from wizard.cli import StagePrinter
 from wizard.events import Log, Progress, StageFinished
 from wizard.pipeline import Pipeline
