@@ -8,7 +8,7 @@ from typing import Any, Optional
 import torch
 import torch.nn as nn
 
-from engine import capability, compat, cpus
+from engine import capability, compat, cpus, mapped
 from engine.config import Config
 from engine.errors import ConfigError
 
@@ -118,7 +118,8 @@ def prepare(model: nn.Module, config: Config, placement: Placement) -> nn.Module
     model.eval()
     model.to(placement.device)
     if uses_channels_last(model, config):
-        model.to(memory_format=torch.channels_last)
+        # Weights still in the mapped checkpoint give their pages back as they are copied.
+        mapped.to_channels_last(model, config.checkpoint)
     if config.compile:
         model = compat.compile_for_inference(model)
     if placement.gpus > 1:

@@ -4,10 +4,13 @@ The demo's way runs the class's __init__, which draws random values for every we
 19 s for ResNeXt-101 32x48d on 2 cores), then copies the checkpoint over them, holding both in
 memory. Where torch allows (2.1+, compat.HAS_META_INIT), the class is built on the meta device
 (shapes only: no memory, no random numbers) and the checkpoint's own tensors, memory-mapped
-from the file, become its weights. A class whose __init__ needs real values is detected and
-built the plain way from the checkpoint already read: a buffer or parameter the checkpoint
-does not hold (computed in __init__), weights tied to each other, a tensor kept as a plain
-attribute, or an __init__ that fails without real values (it read one).
+from the file, become its weights; one that must be copied anyway (another dtype, layout or
+alignment here, channels_last later in engine.devices) gives its mapped pages back as it is
+copied (engine.mapped), so the checkpoint is never resident twice. A class whose __init__
+needs real values is detected and built the plain way from the checkpoint already read: a
+buffer or parameter the checkpoint does not hold (computed in __init__), weights tied to each
+other, a tensor kept as a plain attribute, or an __init__ that fails without real values (it
+read one).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Callable, Dict, List, Mapping, Optional
 import torch
 import torch.nn as nn
 
-from engine import checkpoint, compat, plugin
+from engine import checkpoint, compat, mapped, plugin
 from engine.config import Config
 from engine.errors import ModelError
 
@@ -57,7 +60,7 @@ def load_model(config: Config, log: Optional[LogCallback] = None,
             if misfit is None and any(checkpoint.mismatch(skeleton, loaded)):
                 misfit = "its forward adds weights on first use"
         if misfit is None:
-            return assign(skeleton, loaded)
+            return assign(skeleton, loaded, mapped.MappedFile(config.checkpoint))
         reason = misfit
     say("model class %s: %s, so it is built with its random initialisation first (a slower "
         "start-up, same predictions)" % (config.model_class, reason))
@@ -109,19 +112,24 @@ def needs_real_init(skeleton: nn.Module, state: Mapping[str, torch.Tensor]) -> O
 ALIGNMENT = 64
 
 
-def assign(skeleton: nn.Module, state: Mapping[str, torch.Tensor]) -> nn.Module:
+def assign(skeleton: nn.Module, state: Mapping[str, torch.Tensor],
+           pages: Optional[mapped.MappedFile] = None) -> nn.Module:
     """`skeleton` with `state`'s tensors as its weights, made exactly what the plain copy
-    into a fresh parameter gives: the model's dtype, contiguous, 64-byte aligned."""
+    into a fresh parameter gives: the model's dtype, contiguous, 64-byte aligned. A tensor
+    copied for that gives its pages of the mapped checkpoint (`pages`) back."""
     expected = skeleton.state_dict(keep_vars=True)
     ready: "OrderedDict[str, torch.Tensor]" = OrderedDict()
-    for key, value in state.items():
+    for key, source in state.items():
         target = expected[key]
+        value = source
         if value.dtype != target.dtype:
             value = value.to(target.dtype)
         if not value.is_contiguous():
             value = value.contiguous()
         elif value.numel() and value.data_ptr() % ALIGNMENT:
             value = value.clone()
+        if pages is not None and value is not source:
+            pages.release(source)
         ready[key] = value
     skeleton.load_state_dict(ready, strict=True, assign=True)
     for name, tensor in list(skeleton.named_parameters()) + list(skeleton.named_buffers()):

@@ -10,7 +10,7 @@ import pytest
 import torch
 from support import REPO
 
-from engine import compat, weights
+from engine import compat, mapped, weights
 from engine.config import Config
 from engine.plugin import build_model
 
@@ -362,3 +362,70 @@ def test_a_checkpoint_saved_from_a_wrapper_is_fitted_in_the_fast_build_too(
     plain, fast, said = _both(zoo, "mobilenet_v3_small", path)
     assert len(said) == 1 and "net." in said[0], said
     _assert_identical(plain, fast)
+
+
+def test_a_run_with_channels_last_weights_from_the_mapped_checkpoint_gives_the_same_rows(
+        zoo: Path, images: Path, tmp_path: Path) -> None:
+    """The CPU's channels_last copies are made from the mapped checkpoint, whose pages are
+    given back as they go: the rows are those of the demo's build-then-copy."""
+    lines = _run(zoo, "mobilenet_v3_small", images, tmp_path / "fast.csv", fast=True)
+    _run(zoo, "mobilenet_v3_small", images, tmp_path / "plain.csv", fast=False)
+    assert not [line for line in lines if "random initialisation" in line]
+    assert (tmp_path / "fast.csv").read_text() == (tmp_path / "plain.csv").read_text()
+
+
+releases = pytest.mark.skipif(
+    not (compat.HAS_MMAP_LOAD and Path("/proc/self/pagemap").exists()),
+    reason="needs torch.load(mmap=True) and Linux's page tables")
+
+
+@releases
+def test_channels_last_gives_back_the_mapped_pages_of_the_weights_it_copies(
+        zoo: Path, tmp_path: Path) -> None:
+    path = _checkpoint(zoo, "mobilenet_v3_small", tmp_path / "w.pth")
+    plain, fast, _ = _both(zoo, "mobilenet_v3_small", path)
+    weights_before = list(fast.parameters()) + list(fast.buffers())
+    assert all(_mapped_from(t, path) for t in weights_before if t.numel())
+    with torch.no_grad():
+        sum(float(t.sum()) for t in weights_before)  # every page of them resident
+    spans = [(t.data_ptr(), t.numel() * t.element_size()) for t in weights_before]
+    before = mapped.resident(path)
+    plain.to(memory_format=torch.channels_last)
+    mapped.to_channels_last(fast, path)
+    weights_after = list(fast.parameters()) + list(fast.buffers())
+    still = {t.data_ptr() for t in weights_after}
+    copied_bytes = sum(size for address, size in spans if address not in still)
+    assert copied_bytes, "mobilenet has 3x3 convolutions, which channels_last copies"
+    kept_bytes = sum(t.numel() * t.element_size() for t in weights_after
+                     if _mapped_from(t, path))
+    edges = 2 * mapped.PAGE * len(spans)  # pages shared with a neighbour stay
+    assert before - mapped.resident(path) >= copied_bytes - edges
+    assert mapped.resident(path) <= kept_bytes + edges
+    converted = fast.state_dict()
+    for name, left in plain.state_dict().items():
+        right = converted[name]
+        assert left.stride() == right.stride(), name
+        assert torch.equal(left, right), name
+    torch.manual_seed(0)
+    batch = torch.rand(2, 3, 224, 224).contiguous(memory_format=torch.channels_last)
+    with torch.no_grad():
+        assert torch.equal(plain(batch), fast(batch))
+
+
+@releases
+def test_a_mapped_weight_written_in_place_is_never_given_back(zoo: Path,
+                                                               tmp_path: Path) -> None:
+    """A write made the page this process's own (copy-on-write): dropping it would lose the
+    write, where dropping a clean page only means reading it from the file again."""
+    path = _checkpoint(zoo, "mobilenet_v3_small", tmp_path / "w.pth")
+    state = torch.load(str(path), map_location="cpu", mmap=True, weights_only=True)
+    written, clean = state["classifier.0.weight"], state["classifier.3.weight"]
+    expected_written, expected_clean = written.clone() + 1, clean.clone()
+    written.add_(1)
+    pages = mapped.MappedFile(path)
+    pages.release(written)
+    assert pages.released == 0
+    pages.release(clean)
+    assert pages.released >= clean.numel() * clean.element_size() - 2 * mapped.PAGE
+    assert torch.equal(written, expected_written)
+    assert torch.equal(clean, expected_clean)
