@@ -3,23 +3,31 @@ lines otherwise (the challenge keeps only the last lines of a container's log)."
 
 from __future__ import annotations
 
+import os
+import re
 import time
-from typing import IO, TYPE_CHECKING, Any, Optional
+from typing import IO, TYPE_CHECKING, Any, Mapping, Optional, Tuple
 
 if TYPE_CHECKING:  # pragma: no cover
     from engine.run import Summary
 
 MILESTONES = (0.25, 0.5, 0.75)
 SHOWN_UNREADABLE = 20
+PROGRESS_ENV = "OBJECTNET_ENGINE_PROGRESS"
+"""Set to "batch", a log gets a progress line after every batch: the wizard's in-image smoke
+run sets it to follow the run live. The challenge does not set it, so its log stays short."""
+_PROGRESS_LINE = re.compile(r"^(\d+)/(\d+) images \(\d+%\)")
 
 
 class PlainReporter:
-    """Line-oriented output for logs: a start line, quarter milestones, a summary."""
+    """Line-oriented output for logs: a start line, quarter milestones (or, with
+    `every_batch`, a line after each batch), a summary."""
 
-    def __init__(self, stream: IO[str]) -> None:
+    def __init__(self, stream: IO[str], every_batch: bool = False) -> None:
         self.stream = stream
         self.started: Optional[float] = None
         self.next_milestone = 0
+        self.every_batch = every_batch
 
     def log(self, line: str) -> None:
         print(line, file=self.stream, flush=True)
@@ -27,14 +35,22 @@ class PlainReporter:
     def progress(self, done: int, total: int) -> None:
         if self.started is None:
             self.started = time.perf_counter()
+            if self.every_batch:
+                self.log("%d/%d images (0%%)" % (done, total))
+            return
+        if self.every_batch:
+            self._line(done, total)
             return
         while self.next_milestone < len(MILESTONES) and done >= MILESTONES[
             self.next_milestone
         ] * total:
-            elapsed = max(time.perf_counter() - self.started, 1e-9)
-            self.log("%d/%d images (%d%%), %.1f img/s"
-                     % (done, total, 100 * done // max(total, 1), done / elapsed))
+            self._line(done, total)
             self.next_milestone += 1
+
+    def _line(self, done: int, total: int) -> None:
+        elapsed = max(time.perf_counter() - (self.started or 0.0), 1e-9)
+        self.log("%d/%d images (%d%%), %.1f img/s"
+                 % (done, total, 100 * done // max(total, 1), done / elapsed))
 
     def close(self) -> None:
         pass
@@ -82,13 +98,22 @@ class RichReporter(PlainReporter):
             self.bar.stop()
 
 
-def make_reporter(stream: IO[str]) -> PlainReporter:
+def progress_from_line(line: str) -> Optional[Tuple[int, int]]:
+    """(done, total) from a progress line of PlainReporter's, read back from a log (the
+    wizard follows the in-image run this way); None for any other line."""
+    found = _PROGRESS_LINE.match(line.strip())
+    return (int(found.group(1)), int(found.group(2))) if found else None
+
+
+def make_reporter(stream: IO[str],
+                  environ: Optional[Mapping[str, str]] = None) -> PlainReporter:
     if getattr(stream, "isatty", lambda: False)():
         try:
             return RichReporter(stream)
         except ImportError:
             pass
-    return PlainReporter(stream)
+    every_batch = (os.environ if environ is None else environ).get(PROGRESS_ENV) == "batch"
+    return PlainReporter(stream, every_batch=every_batch)
 
 
 def summary_lines(summary: "Summary") -> list:

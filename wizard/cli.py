@@ -133,7 +133,8 @@ def _credentials(username: str | None, registry: str):
 class StagePrinter:
     """Pipeline events on stderr, as describe_event() words them (Text, never markup). Each
     stage ends with its elapsed time; on a terminal, a stage that reports progress (the
-    smoke run) shows a live bar with its ETA, elsewhere (CI logs) a line at each quarter."""
+    smoke runs, here and in the image) shows a live bar with its ETA, elsewhere (CI logs) a
+    line at each quarter."""
 
     def __init__(self, out: Console) -> None:
         self.console = out
@@ -162,6 +163,9 @@ class StagePrinter:
             self._progress(event.done, event.total, described.text)
 
     def _progress(self, done: int, total: int, text: str) -> None:
+        if done == 0:  # a run starts (the in-image stage runs the image up to three times)
+            self._stop_bar()
+            self.quarter = -1
         if self.console.is_terminal:
             if self.bar is None:
                 from rich.progress import (

@@ -9,7 +9,7 @@ methods its test reaches. Defaults are the implementation's (written `...` here)
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from os import PathLike
 from typing import Protocol
 
@@ -60,7 +60,9 @@ class DockerClient(Protocol):
                             extra_args: Sequence[str] = ..., *, timeout_s: float = ...,
                             mem_limit: str | None = ..., gpus: bool = ...,
                             cancel: threading.Event | None = ..., tail_lines: int = ...,
-                            read_only: bool = ..., user: str | None = ...) -> ContainerRun: ...
+                            read_only: bool = ..., user: str | None = ...,
+                            environment: Mapping[str, str] | None = ...,
+                            on_output: Callable[[str], None] | None = ...) -> ContainerRun: ...
 
     def run_command(self, image: str, argv: Sequence[str], *, timeout_s: float = ...,
                     tail_lines: int = ...) -> ContainerRun: ...

@@ -60,7 +60,7 @@ from wizard.docker_events import (
     PushProgress,
     RegistryUnreachableError,
 )
-from wizard.docker_stream import BuildParser, progress, stream_error
+from wizard.docker_stream import BuildParser, OutputLines, progress, stream_error
 from wizard.runner_profile import PIDS_LIMIT
 from wizard.validators import SHA256_DIGEST, show
 
@@ -253,6 +253,58 @@ def _unavailable_message(host: str, error: BaseException) -> str:
         f"no Docker engine answers at {host}: start Docker (e.g. `sudo systemctl start "
         "docker`) or set DOCKER_HOST"
     )
+
+
+class _Output:
+    """A running container's output, line by line, as it is written.
+
+    A helper thread follows the container's log (stdout and stderr, in order) and queues
+    each complete line; `deliver()`, called from the thread that waits for the container,
+    hands them to `on_line`, so callers get their callbacks on their own thread."""
+
+    def __init__(self, api: Any, container: str, on_line: Callable[[str], None]) -> None:
+        self._api = api
+        self._container = container
+        self._on_line = on_line
+        self._lines: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self._stream: Any = None
+        self._thread = threading.Thread(target=self._follow, name="container-output",
+                                        daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def deliver(self) -> None:
+        while True:
+            try:
+                line = self._lines.get_nowait()
+            except queue.Empty:
+                return
+            self._on_line(line)
+
+    def finish(self, timeout: float = 10.0) -> None:
+        """The container has stopped: wait for the end of its log, then deliver the rest."""
+        self._thread.join(timeout)
+        self.deliver()
+
+    def stop(self) -> None:
+        if self._stream is not None:
+            with contextlib.suppress(Exception):
+                self._stream.close()
+
+    def _follow(self) -> None:
+        lines = OutputLines()
+        try:
+            # docker-py reads this stream with no timeout: it ends when the container stops.
+            self._stream = self._api.logs(self._container, stdout=True, stderr=True,
+                                          stream=True, follow=True)
+            for chunk in self._stream:
+                for line in lines.feed(chunk):
+                    self._lines.put(line)
+        except (OSError, docker.errors.APIError, *_TRANSPORT_ERRORS):
+            pass  # removed, or closed by stop(): the lines so far stand
+        for line in lines.flush():
+            self._lines.put(line)
 
 
 class _Peaks:
@@ -596,7 +648,9 @@ class DockerOps:
                             mem_limit: str | None = "32g", gpus: bool = False,
                             cancel: threading.Event | None = None,
                             tail_lines: int = LOG_TAIL_LINES, read_only: bool = False,
-                            user: str | None = None) -> ContainerRun:
+                            user: str | None = None,
+                            environment: Mapping[str, str] | None = None,
+                            on_output: Callable[[str], None] | None = None) -> ContainerRun:
         """Run `image` as the challenge did: network none, `input_dir` read-only at /input,
         `output_dir` writable at /output, the image's own entrypoint (with `extra_args`
         after it), no TTY; the container is removed afterwards. It runs hardened as a careful
@@ -604,8 +658,10 @@ class DockerOps:
         beyond `mem_limit`. `read_only` makes the root filesystem read-only with a tmpfs
         /tmp; `user` runs it as that user instead of the image's. Peak memory and /dev/shm
         are measured while it runs. `gpus` asks for every GPU (needs the NVIDIA container
-        runtime). Raises ContainerTimeoutError after `timeout_s`, ContainerCancelledError
-        when `cancel` is set."""
+        runtime). `environment` adds variables to the image's own. `on_output` gets each
+        line the container writes (stdout and stderr) while it runs, on the calling thread.
+        Raises ContainerTimeoutError after `timeout_s`, ContainerCancelledError when
+        `cancel` is set."""
         source = Path(input_dir).resolve()
         target = Path(output_dir).resolve()
         if not source.is_dir():
@@ -631,7 +687,8 @@ class DockerOps:
         )
         return self._run(image, host_config, command=list(extra_args) or None,
                          entrypoint=None, timeout_s=timeout_s, cancel=cancel,
-                         tail_lines=tail_lines, user=user, measure=True)
+                         tail_lines=tail_lines, user=user, measure=True,
+                         environment=environment, on_output=on_output)
 
     def run_command(self, image: str, argv: Sequence[str], *, timeout_s: float = 300.0,
                     tail_lines: int = LOG_TAIL_LINES) -> ContainerRun:
@@ -656,12 +713,14 @@ class DockerOps:
     def _run(self, image: str, host_config: Mapping[str, Any], *, command: list[str] | None,
              entrypoint: list[str] | None, timeout_s: float,
              cancel: threading.Event | None, tail_lines: int, user: str | None = None,
-             measure: bool = False) -> ContainerRun:
+             measure: bool = False, environment: Mapping[str, str] | None = None,
+             on_output: Callable[[str], None] | None = None) -> ContainerRun:
         try:
             created = self._api.create_container(
                 image, command=command, entrypoint=entrypoint, host_config=host_config,
                 network_disabled=True, tty=False, stdin_open=False,
                 labels={SMOKE_LABEL: "1"}, user=user or "",
+                environment=dict(environment) if environment else None,
             )
         except docker.errors.ImageNotFound as error:
             raise ImageMissingError(f"image {image} is not in the local Docker engine: build "
@@ -670,25 +729,35 @@ class DockerOps:
             raise ContainerError(f"cannot create a container from {image}: "
                                  f"{_explanation(error)}") from error
         container = created["Id"]
+        output = _Output(self._api, container, on_output) if on_output else None
         try:
             try:
                 self._api.start(container)
             except docker.errors.APIError as error:
                 raise ContainerError(_start_message(image, _explanation(error))) from error
+            if output is not None:
+                output.start()
             peaks = _Peaks()
             exit_code, oom = self._wait(container, image, timeout_s, cancel, tail_lines,
-                                        peaks if measure else None)
+                                        peaks if measure else None, output)
+            if output is not None:
+                output.finish()
             return ContainerRun(exit_code, self._logs(container, tail_lines),
                                 peaks.memory, peaks.shm, oom)
         finally:
+            if output is not None:
+                output.stop()
             with contextlib.suppress(docker.errors.APIError):  # already gone
                 self._api.remove_container(container, force=True)
 
     def _wait(self, container: str, image: str, timeout_s: float,
               cancel: threading.Event | None, tail_lines: int,
-              peaks: _Peaks | None = None) -> tuple[int, bool]:
+              peaks: _Peaks | None = None,
+              output: _Output | None = None) -> tuple[int, bool]:
         deadline = time.monotonic() + timeout_s
         while True:
+            if output is not None:
+                output.deliver()
             try:
                 state = self._api.inspect_container(container)["State"]
             except docker.errors.APIError as error:

@@ -7,6 +7,7 @@ build log are plain functions of canned input.
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections import deque
 from collections.abc import Mapping
@@ -41,6 +42,29 @@ _BOOKKEEPING = re.compile(
 # "[WARNING]: " too (Ansible does), so that form only counts before the first step.
 _DAEMON_WARNING = re.compile(r"^ ---> \[Warning\] (.+)$|^(\[Warning\] One or more build-args .+)$")
 _PARSER_WARNING = re.compile(r"^\[WARNING\]: (.+)$")
+
+
+class OutputLines:
+    """A container's raw output (the byte chunks of a followed log, which need not end at a
+    line or even at a character) as clean lines: colour codes taken out, a line redrawn
+    after a \\r kept as last drawn, blank lines dropped."""
+
+    def __init__(self) -> None:
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._buffer = ""
+
+    def feed(self, chunk: bytes) -> list[str]:
+        self._buffer += self._decoder.decode(chunk)
+        *lines, self._buffer = self._buffer.split("\n")
+        return [line for line in map(_clean, lines) if line]
+
+    def flush(self) -> list[str]:
+        line, self._buffer = self._buffer + self._decoder.decode(b"", final=True), ""
+        return [cleaned for cleaned in (_clean(line),) if cleaned]
+
+
+def _clean(line: str) -> str:
+    return _ANSI.sub("", line.rstrip("\r").rsplit("\r", 1)[-1]).rstrip()
 
 
 def stream_error(chunk: Mapping[str, Any]) -> str | None:

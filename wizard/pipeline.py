@@ -269,16 +269,22 @@ class Pipeline:
         profile = RunnerProfile.from_answers(self.answers)
         gpus = self._gpus("image-smoke")
         reference = self.answers.image_reference()
+        # The container's output and the engine's progress, live, as the local run's are.
+        watch: dict[str, Any] = {
+            "log": self._log("image-smoke"),
+            "on_progress": lambda done, total: self.emit(Progress("image-smoke", done, total)),
+        }
         result = smoke.image_smoke(self.docker, reference, local.images_dir,
                                    self.work / "smoke-image", local.predictions,
                                    precision=self.answers.precision, cancel=self.cancel,
-                                   profile=profile, gpus=gpus)
+                                   profile=profile, gpus=gpus, **watch)
+        self._check_cancel()  # an Esc as the container ended is still a cancel, not a pass
         if profile.strict != "skip":
             self.emit(Log("image-smoke", "strict passes: read-only root filesystem, then "
                           "a non-root user"))
             passes = smoke.strict_passes(self.docker, reference, local.images_dir,
                                          self.work / "smoke-image", profile, gpus=gpus,
-                                         cancel=self.cancel)
+                                         cancel=self.cancel, **watch)
             result = dataclasses.replace(result, strict=passes)
             for failed in (p for p in passes if not p.ok):
                 if profile.strict == "require":

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.config import Config
+from engine.report import PROGRESS_ENV, progress_from_line
 from wizard.agreement import TOLERANCES, Comparison, Tolerance, compare_predictions
 from wizard.answers import Answers
 from wizard.engine_settings import local_config
@@ -141,8 +142,8 @@ class LocalSmokeResult:
         if self.scores is not None:
             out.extend(self.scores.lines())
         elif not self.generated:
-            out.append("accuracy: not measured (the images carry no labels: put them in "
-                       "ObjectNet's class folders or add an answers.json beside them)")
+            out.append("accuracy: not measured (no labels: ObjectNet's class folders or "
+                       "answers.json)")
         out.extend(f"unreadable: {name}: {reason}" for name, reason in self.unreadable[:5])
         return out
 
@@ -325,12 +326,16 @@ def image_smoke(ops: DockerClient, image: str, images_dir: str | PathLike[str],
                 timeout_s: float = 3600.0, shm_size: str | None = None,
                 extra_args: Sequence[str] = (), gpus: bool = False,
                 cancel: threading.Event | None = None,
-                profile: RunnerProfile | None = None) -> ImageSmokeResult:
+                profile: RunnerProfile | None = None,
+                on_progress: ProgressCallback | None = None,
+                log: LogCallback | None = None) -> ImageSmokeResult:
     """Run `image` as the challenge does on `images_dir`, under the runner `profile`'s limits
     (default: the ObjectNet runner's; `shm_size` overrides its shared memory), check
     /output/predictions.csv and compare it with `local_predictions` (the local run on the
     same images). The result carries peak memory and /dev/shm and the time verdict; the
-    strict passes are `strict_passes`.
+    strict passes are `strict_passes`. While it runs, `log` gets the container's output
+    line by line and `on_progress` the engine's progress after each batch (see
+    `follow_output`).
 
     Raises RunnerLimitError (killed for memory), ContainerFailedError (non-zero exit, no
     CSV), PredictionsInvalidError, PredictionsMismatchError; Docker's own errors come from
@@ -341,7 +346,8 @@ def image_smoke(ops: DockerClient, image: str, images_dir: str | PathLike[str],
     out = Path(output_dir)
     started = time.monotonic()
     run = _run_image(ops, image, images_dir, out, profile, extra_args=extra_args,
-                     timeout_s=timeout_s, gpus=gpus, cancel=cancel, user=profile.user)
+                     timeout_s=timeout_s, gpus=gpus, cancel=cancel, user=profile.user,
+                     on_output=follow_output(log, on_progress))
     seconds = time.monotonic() - started
     target = out / PREDICTIONS
     usage = Usage(run.memory_peak, run.shm_peak, run.oom_killed)
@@ -376,18 +382,24 @@ def image_smoke(ops: DockerClient, image: str, images_dir: str | PathLike[str],
 def strict_passes(ops: DockerClient, image: str, images_dir: str | PathLike[str],
                   output_dir: str | PathLike[str], profile: RunnerProfile, *,
                   timeout_s: float = 3600.0, gpus: bool = False,
-                  cancel: threading.Event | None = None) -> tuple[StrictPass, ...]:
+                  cancel: threading.Event | None = None,
+                  on_progress: ProgressCallback | None = None,
+                  log: LogCallback | None = None) -> tuple[StrictPass, ...]:
     """Re-run the image with a read-only root filesystem (tmpfs /tmp), then as the non-root
     user 1000:1000: some runners do either. Each pass must exit cleanly and write a valid
     predictions.csv. Failures are returned, not raised: the profile decides (see
-    runner_profile.Strictness)."""
+    runner_profile.Strictness). `log` and `on_progress` follow each pass as in
+    `image_smoke`."""
     passes = (("read-only root filesystem", True, profile.user),
               (f"non-root user {NON_ROOT_USER}", False, NON_ROOT_USER))
     results = []
     for number, (name, read_only, user) in enumerate(passes, start=1):
         out = Path(output_dir) / f"strict-{number}"
+        if log is not None:
+            log(f"strict pass {number}/{len(passes)}: {name}")
         run = _run_image(ops, image, images_dir, out, profile, timeout_s=timeout_s, gpus=gpus,
-                         cancel=cancel, read_only=read_only, user=user)
+                         cancel=cancel, read_only=read_only, user=user,
+                         on_output=follow_output(log, on_progress))
         target = out / PREDICTIONS
         try:
             _check_exit(image, run, target, profile, Usage(run.memory_peak, run.shm_peak,
@@ -406,15 +418,37 @@ def strict_passes(ops: DockerClient, image: str, images_dir: str | PathLike[str]
 def _run_image(ops: DockerClient, image: str, images_dir: str | PathLike[str], out: Path,
                profile: RunnerProfile, *, extra_args: Sequence[str] = (), timeout_s: float,
                gpus: bool, cancel: threading.Event | None, user: str | None = None,
-               read_only: bool = False) -> ContainerRun:
+               read_only: bool = False,
+               on_output: Callable[[str], None] | None = None) -> ContainerRun:
     out.mkdir(parents=True, exist_ok=True)
     # The engine refuses to overwrite; a stale file would also pass for a fresh one.
     with contextlib.suppress(FileNotFoundError):
         (out / PREDICTIONS).unlink()
+    # Watched, the engine reports every batch (only its log changes: see engine/report.py).
+    watched = {PROGRESS_ENV: "batch"} if on_output is not None else None
     return ops.run_smoke_container(image, images_dir, out, shm_size=profile.shm,
                                    extra_args=extra_args, timeout_s=timeout_s,
                                    mem_limit=profile.memory, gpus=gpus and profile.gpus,
-                                   cancel=cancel, user=user, read_only=read_only)
+                                   cancel=cancel, user=user, read_only=read_only,
+                                   environment=watched, on_output=on_output)
+
+
+def follow_output(log: LogCallback | None,
+                  on_progress: ProgressCallback | None) -> Callable[[str], None] | None:
+    """What to do with each line a smoke container writes: the engine's progress lines go
+    to `on_progress` as (done, total) (to `log` when that is None), every other line to
+    `log`. None when nobody watches."""
+    if log is None and on_progress is None:
+        return None
+
+    def line(text: str) -> None:
+        progress = progress_from_line(text)
+        if progress is not None and on_progress is not None:
+            on_progress(*progress)
+        elif log is not None:
+            log(text)
+
+    return line
 
 
 def _check_exit(image: str, run: ContainerRun, target: Path, profile: RunnerProfile,

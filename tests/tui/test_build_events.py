@@ -44,7 +44,7 @@ async def test_keys_are_handled_while_the_build_streams(project: Path) -> None:
     app = await open_build(project, docker)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await settle(pilot)
-        await pilot.press("ctrl+n", "ctrl+n")
+        await pilot.press("ctrl+n", "ctrl+n", "s")  # s: skip the smoke test
         await pilot.pause()
         assert app.screen.STEP == "build"
         await pilot.press("ctrl+r")
@@ -79,7 +79,7 @@ async def test_a_fast_log_reaches_the_view_in_batches(project: Path) -> None:
     app = await open_build(project, docker)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await pilot.press("ctrl+n", "ctrl+n", "ctrl+r")
+        await pilot.press("ctrl+n", "ctrl+n", "s", "ctrl+r")
         await until(pilot, lambda: app.running_stage() is None and docker.emitted)
         await app.wait_for_stage()
         await pilot.pause()
@@ -116,7 +116,7 @@ async def test_escape_cancels_the_build(project: Path) -> None:
     app = await open_build(project, docker)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await pilot.press("ctrl+n", "ctrl+n", "ctrl+r")
+        await pilot.press("ctrl+n", "ctrl+n", "s", "ctrl+r")
         await until(pilot, lambda: docker.emitted >= 5)
         await pilot.press("escape")
         await app.wait_for_stage()
@@ -132,7 +132,7 @@ async def test_quitting_during_a_build_asks_then_cancels_cleanly(project: Path) 
     app = await open_build(project, docker)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        await pilot.press("ctrl+n", "ctrl+n", "ctrl+r")
+        await pilot.press("ctrl+n", "ctrl+n", "s", "ctrl+r")
         await until(pilot, lambda: docker.emitted >= 5)
         await pilot.press("ctrl+q")
         await pilot.pause()

@@ -138,12 +138,13 @@ class FakeAPIClient:
 
     `images` maps a reference to its inspect attributes; `build_stream`, `push_stream` and
     `pull_stream` are what those calls yield (a list, or an exception to raise when called);
-    `login_error` is raised by login; `containers` scripts container runs by image."""
+    `login_error` is raised by login; `containers` scripts container runs by image;
+    `logs` is a container's whole log and `log_chunks` the writes a followed log yields."""
 
     def __init__(self, *, images: dict[str, dict[str, Any]] | None = None,
                  build_stream: Any = (), push_stream: Any = (), pull_stream: Any = (),
                  login_error: Exception | None = None, exit_code: int = 0,
-                 logs: bytes = b"") -> None:
+                 logs: bytes = b"", log_chunks: list[bytes] | None = None) -> None:
         self.images = dict(images or {})
         self.build_stream = build_stream
         self.push_stream = push_stream
@@ -151,6 +152,7 @@ class FakeAPIClient:
         self.login_error = login_error
         self.exit_code = exit_code
         self.log_bytes = logs
+        self.log_chunks = log_chunks
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.killed: list[str] = []
         self.removed: list[str] = []
@@ -245,8 +247,12 @@ class FakeAPIClient:
     def exec_start(self, exec_id: str, **kwargs: Any) -> bytes:
         return b"df: /dev/shm: not found\n"
 
-    def logs(self, container: str, **kwargs: Any) -> bytes:
+    def logs(self, container: str, **kwargs: Any) -> Any:
         self._record("logs", container=container, **kwargs)
+        if kwargs.get("stream"):
+            # As docker-py streams a log without a TTY: one chunk per write, which need not
+            # end at a line, or even at a character.
+            return iter(self.log_chunks if self.log_chunks is not None else [self.log_bytes])
         return self.log_bytes
 
     def kill(self, container: str) -> None:

@@ -296,6 +296,27 @@ def test_smoke_container_is_started_like_the_challenge(tmp_path):
     assert api.removed == ["c0ffee"]
 
 
+def test_a_watched_container_gives_its_output_line_by_line_on_the_callers_thread(tmp_path):
+    (tmp_path / "images").mkdir()
+    # Writes split mid-line and mid-character, a CRLF split across writes, a line redrawn
+    # with \r, and a last line with no newline.
+    chunks = [b"predicting 3 images on cpu\n0/3 ima", b"ges (0%)\n\xc3", b"\xa9t\xc3\xa9\r",
+              b"\n1/3\r2/3 images (66%), 1.0 img/s\n", b"wrote /output/predictions.csv"]
+    api = fake_with_images(logs=b"".join(chunks), log_chunks=chunks)
+    lines: list[tuple[str, str]] = []
+    run = DockerOps(api).run_smoke_container(
+        TAG, tmp_path / "images", tmp_path / "out", environment={"A": "1"},
+        on_output=lambda line: lines.append((line, threading.current_thread().name)))
+    assert [line for line, _ in lines] == [
+        "predicting 3 images on cpu", "0/3 images (0%)", "été", "2/3 images (66%), 1.0 img/s",
+        "wrote /output/predictions.csv"]
+    assert {thread for _, thread in lines} == {threading.current_thread().name}
+    assert api.called("create_container")[0]["environment"] == {"A": "1"}
+    (followed,) = [call for call in api.called("logs") if call.get("stream")]
+    assert followed["follow"] is True and followed["stdout"] and followed["stderr"]
+    assert run.exit_code == 0 and api.removed == ["c0ffee"]
+
+
 def test_a_container_past_its_time_limit_is_killed_and_removed(tmp_path):
     (tmp_path / "images").mkdir()
     api = fake_with_images(exit_code=-1, logs=b"predicting 50273 images\n")

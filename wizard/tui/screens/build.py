@@ -17,6 +17,8 @@ from wizard.tui.widgets.log_view import LogView
 
 class BuildScreen(StageScreen):
     STEP = "build"
+    STAGE = "build"
+    RUN_BUTTON = "build-run"
     TITLE = "Build the image"
     INTRO = "docker build in the project folder; takes minutes the first time."
     BINDINGS: ClassVar[list[BindingType]] = [

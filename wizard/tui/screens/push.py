@@ -22,6 +22,7 @@ USERNAME_ENV_VAR = "SYNAPSE_USERNAME"
 
 class PushScreen(StageScreen):
     STEP = "push"
+    RUN_BUTTON = "push-run"
     TITLE = "Push"
     INTRO = "Log in to the registry with your Synapse user name and a personal access token."
     BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+r", "push", "Push")]
@@ -54,6 +55,13 @@ class PushScreen(StageScreen):
             target.update("")
         else:
             target.update(f"Pushes {answers.image_reference()}")
+
+    def missing_input(self) -> Input | None:
+        for name in ("username", "token"):
+            field = self.query_one(f"#{name}", Input)
+            if not field.value and not (name == "token" and os.environ.get(TOKEN_ENV_VAR)):
+                return field
+        return None
 
     @on(Input.Submitted, "#token")
     def _token_entered(self, event: Input.Submitted) -> None:

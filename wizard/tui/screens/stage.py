@@ -19,12 +19,14 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.message_pump import MessagePump
 from textual.timer import Timer
-from textual.widgets import Static
+from textual.widget import Widget
+from textual.widgets import Button, ProgressBar, Static
 from textual.worker import Worker, WorkerState
 
 from wizard.errors import WizardError
 from wizard.events import Progress, StageFinished, StageWarning, describe_event
 from wizard.tui.screens.base import StepScreen
+from wizard.tui.screens.choice import Choice, ChoiceScreen
 from wizard.tui.widgets.log_view import LogView
 
 STAGE_GROUP = "pipeline"
@@ -79,12 +81,28 @@ def error_text(error: BaseException) -> str:
 
 
 def result_text(result: Any, summary: str, short: Callable[[str], str]) -> str:
-    """A stage's result for the screen: its own lines() where it has them (the smoke runs:
-    speed, estimate, verdict), else the pipeline's summary line."""
+    """A stage's result for the screen: the pipeline's summary of it (all it reported: the
+    smoke runs' speed, estimate and verdict, with the precision agreement where there is
+    one), else the result's own lines()."""
+    if summary:
+        return summary
     lines = getattr(result, "lines", None)
     if callable(lines):
         return "\n".join(short(line) for line in lines())
-    return summary or short(str(result))
+    return short(str(result))
+
+
+def rate_line(done: int, total: int, elapsed: float) -> str:
+    """Progress with the speed so far; the finished run reports the steady speed and the
+    estimate for the whole test set."""
+    text = f"{done}/{total} images"
+    if done and elapsed > 0:
+        text += f" · {done / elapsed:.1f} img/s with start-up"
+    return text
+
+
+SKIP_CHOICES = [Choice("run", "Run it", "r", "primary"), Choice("skip", "Skip", "s"),
+                Choice("cancel", "Cancel", "escape")]
 
 
 def elapsed_line(label: str, seconds: float) -> str:
@@ -100,6 +118,13 @@ class StageScreen(StepScreen):
     event, which every long stage honours)."""
 
     STAGE: ClassVar[str] = ""
+    """The pipeline stage this step runs: its summary is the step's outcome line, so the
+    log does not repeat it."""
+    RUN_BUTTON: ClassVar[str] = ""
+    """The id of the button that runs the stage: it has the focus whenever the step is
+    shown, so Enter runs it."""
+    SKIP_QUESTION: ClassVar[str] = ""
+    """Asked on Next when the stage never ran (the smoke tests): run it, skip it, stay."""
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel", show=False)]
 
     def __init__(self) -> None:
@@ -112,6 +137,56 @@ class StageScreen(StepScreen):
         self._started = 0.0
         self._label = ""
         self._ticker: Timer | None = None
+        self._run_started = 0.0
+        self._done = 0
+        self._skipped: Any = None
+        """The answers the user chose to skip this stage for."""
+
+    def on_mount(self) -> None:
+        self.hide_progress()
+
+    def hide_progress(self) -> None:
+        """The progress row is shown while a run goes on: idle, its bar would animate (and
+        snapshots hold no clocks); after a success, the outcome says it all."""
+        for row in self.query(".stage-progress"):
+            row.display = False
+
+    def on_screen_resume(self) -> None:
+        super().on_screen_resume()
+        missing = self.missing_input()
+        if missing is not None:
+            missing.focus()
+        elif self.RUN_BUTTON:
+            button = self.query_one(f"#{self.RUN_BUTTON}", Button)
+            if button.focusable:
+                button.focus()
+
+    def missing_input(self) -> Widget | None:
+        """An input the stage cannot run without that is still empty (the push's user
+        name): it gets the focus instead of the Run button."""
+        return None
+
+    # -- Next before a stage that never ran ------------------------------------------------
+
+    def has_run(self) -> bool:
+        """Whether the stage ran (or runs now) on the current answers; failing counts."""
+        return True
+
+    def commit(self) -> bool:
+        if not super().commit():
+            return False
+        if (not self.SKIP_QUESTION or self.running or self.has_run()
+                or self._skipped == self.session.answers()):
+            return True
+        self.app.push_screen(ChoiceScreen(self.SKIP_QUESTION, SKIP_CHOICES), self._skip_answer)
+        return False
+
+    def _skip_answer(self, choice: str | None) -> None:
+        if choice == "run":
+            self.query_one(f"#{self.RUN_BUTTON}", Button).press()
+        elif choice == "skip":
+            self._skipped = self.session.answers()  # asked once for these answers
+            self.wizard.action_next()
 
     def start(self, label: str, call: Callable[[], Any]) -> bool:
         """Run `call` (which uses the app's pipeline) in a worker; refuse when another
@@ -126,6 +201,13 @@ class StageScreen(StepScreen):
         self.warnings = []
         self.summary = ""
         self._started, self._label = time.monotonic(), label
+        self._run_started, self._done = self._started, 0
+        for row in self.query(".stage-progress"):
+            row.display = True
+        for bar in self.query(ProgressBar):
+            bar.update(total=None, progress=0)
+        for rate in self.query(".stage-rate").results(Static):
+            rate.update("")
         self._tick()
         self._ticker = self.set_interval(1.0, self._tick)
         self._run(call)
@@ -197,6 +279,8 @@ class StageScreen(StepScreen):
                 text = described.text
             if isinstance(event, StageFinished):
                 self.summary = self.session.short(event.summary)
+                if event.stage == self.STAGE:
+                    continue  # the outcome line shows it
             elif isinstance(event, StageWarning):
                 self.warnings.append(text)
             lines.append(f"{MARKS[described.kind]}{text}")
@@ -208,14 +292,37 @@ class StageScreen(StepScreen):
             log.add_lines(lines)
 
     def progress(self, done: int, total: int) -> None:
-        """A Progress event (the smoke runs)."""
+        """A Progress event (the smoke runs): the bar (its ETA from the rate so far) and
+        the speed line, where the step has them."""
+        if done == 0 and self._done:  # another run of the stage (the strict passes)
+            self._run_started = time.monotonic()
+            for bar in self.query(ProgressBar):
+                bar.update(total=None)  # a fresh ETA
+        self._done = done
+        for bar in self.query(ProgressBar):
+            bar.update(total=total, progress=done)
+        for rate in self.query(".stage-rate").results(Static):
+            rate.update(rate_line(done, total, time.monotonic() - self._run_started))
 
     def stage_done(self, result: Any) -> None:
         """The stage finished."""
 
     def stage_failed(self, message: str, error: BaseException | None) -> None:
-        """The stage raised: show `message` on this step."""
-        self.show_outcome(f"✗ {message}", error=True)
+        """The stage raised: show `message` on this step. Its first line is the outcome; the
+        lines after it (a container's last lines) go to the end of the log, unless the log
+        shows them already, so the error stays on screen at 80x24 with its details below."""
+        first, *rest = message.splitlines() or [""]
+        logs = list(self.query(LogView))
+        shown = {line.strip() for log in logs for entry in log.text_lines[-200:]
+                 for line in entry.splitlines()}
+        details = [line for line in rest if line.strip() and line.strip() not in shown]
+        if details:
+            self.write_log(details)
+        if rest and logs:
+            self.show_outcome(f"✗ {first.rstrip(':')} (see the end of the log)", error=True)
+        else:
+            self.show_outcome(f"✗ {message}", error=True)
+        self.query_one("#stage-outcome").scroll_visible(animate=False)
 
     def show_outcome(self, text: str, *, error: bool = False) -> None:
         """The result line of the step (`#stage-outcome`, which every stage screen has)."""
