@@ -54,6 +54,11 @@ class PipelineState:
     verification: Any = None
     """receipt.Verification of the pushed image, pulled back by digest."""
     dependencies: Any = None
+    model_files: list[model_folder.Entry] = field(default_factory=list)
+    """Every file of the model folder, each marked with why it is left out of the image (if
+    it is): the check stage's listing, which the review step shows."""
+    upload: Any = None
+    """receipt.UploadPlan: what the push sent beyond what the registry had."""
 
 
 class Pipeline:
@@ -125,6 +130,7 @@ class Pipeline:
         self.emit(Log("check", result.message))
         entries = model_folder.resolve(model_dir, self.answers.checkpoint,
                                        self.answers.model_include, self.answers.model_exclude)
+        self.state.model_files = entries
         for line in model_folder.summary_lines(entries):
             self.emit(Log("check", line))
         _, more = checkpoint_warnings(self.answers, self.root)

@@ -161,6 +161,8 @@ class WizardApp(App[int]):
                 return
             try:
                 self.notify(session.save(), markup=False)
+                if isinstance(self.screen, StepScreen):
+                    self.screen.answers_saved()
             except OSError as error:
                 self.notify(f"cannot save {name}: {error.strerror}", severity="error",
                             markup=False)
