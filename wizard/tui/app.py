@@ -37,6 +37,7 @@ from wizard.tui.screens.review import ReviewScreen
 from wizard.tui.screens.settings import SettingsScreen
 from wizard.tui.screens.smoke import SmokeScreen
 from wizard.tui.screens.stage import STAGE_GROUP, EventRelay, StageScreen
+from wizard.tui.screens.start import StartChoice, StartScreen
 
 if TYPE_CHECKING:
     from wizard.pipeline import Pipeline
@@ -78,10 +79,12 @@ class WizardApp(App[int]):
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
-    def __init__(self, session: Session, *, start: str) -> None:
+    def __init__(self, session: Session, *, start: str, ask_start: bool = False) -> None:
         super().__init__()
         self.session = session
         self.start_step = start
+        self.ask_start = ask_start
+        """Ask first whether to open an answers file or start new (no file was given)."""
         self.relay = EventRelay()
         session.on_event = self.relay
         self.running_label: str | None = None
@@ -93,6 +96,28 @@ class WizardApp(App[int]):
         for key, _label, screen in STEP_SCREENS:
             self.install_screen(screen(), key)
         self.push_screen(self.start_step)
+        if self.ask_start:
+            self.push_screen(StartScreen(self.session.project_root,
+                                         self.session.answers_path.name), self._started)
+        else:
+            self._tell_load_problems()
+
+    def _started(self, choice: StartChoice | None) -> None:
+        """The start dialog's answer: new answers prefilled, or a file opened in their stead
+        (at its first step not yet valid)."""
+        if choice is None:
+            return
+        if choice.open_path is not None:
+            path = choice.open_path
+            self.session = Session.open(path, path.parent,
+                                        docker=self.session.docker_factory)
+            self.session.on_event = self.relay
+            self._tell_load_problems()
+            self.go(self.session.first_step_to_fix())
+        elif choice.values:
+            self.session.prefill(choice.values)
+
+    def _tell_load_problems(self) -> None:
         session = self.session
         if session.load_problems:
             lines = "\n".join(session.load_problems[:6])
@@ -241,20 +266,29 @@ class WizardApp(App[int]):
 
 
 def create_app(answers_path: Path | None = None, project_root: Path | None = None, *,
-               docker: DockerFactory | None = None) -> WizardApp:
+               docker: DockerFactory | None = None, ask_start: bool = False) -> WizardApp:
     """The wizard for a project folder. `answers_path` (default: answers.toml in the project
     folder) is read when it exists; the app then opens at the first step not yet valid.
     `docker` is a zero-argument factory returning the wizard.docker_ops client (default:
-    docker_ops.connect, imported only when a step needs Docker)."""
+    docker_ops.connect, imported only when a step needs Docker). `ask_start`: with no
+    answers file, first ask whether to open one or start new from the model folder."""
     session = Session.open(answers_path, project_root, docker=docker)
     start = session.first_step_to_fix() if session.opened else "environment"
-    return WizardApp(session, start=start)
+    return WizardApp(session, start=start,
+                     ask_start=ask_start and not session.answers_path.exists())
 
 
-def run_tui(answers_path: Path | None, project_root: Path) -> int:
+def run_tui(answers_path: Path | None, project_root: Path | None = None) -> int:
     """Run the wizard in this terminal; returns the exit code (0, or 130 when the user
-    quit during a stage and it was cancelled)."""
-    result = create_app(answers_path, project_root).run()
+    quit during a stage and it was cancelled). With no `answers_path`, ./answers.toml is
+    opened when it exists; otherwise the wizard asks whether to open another file or start
+    new. After a push, the reference to submit is printed (copying it from the finish screen
+    needs a terminal that allows it)."""
+    if answers_path is None and (Path.cwd() / "answers.toml").is_file():
+        answers_path = Path("answers.toml")
+    root = project_root or (answers_path or Path("answers.toml")).resolve().parent
+    app = create_app(answers_path, root, ask_start=answers_path is None)
+    result = app.run()
     # A check may still be importing torch in its thread; let it finish before the
     # interpreter shuts down under it.
     from wizard.local_torch import wait_idle
