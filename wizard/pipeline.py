@@ -302,12 +302,14 @@ class Pipeline:
         record_path = submission.submission_path(self.answers_path)
         earlier = [(r.image_id or "", r.pinned_reference)
                    for r in submission.read_submissions(record_path)]
-        self.emit(Log("push", receipt.upload_plan(self.docker, reference, earlier).line()))
+        upload = receipt.upload_plan(self.docker, reference, earlier)
+        self.state.upload = upload
+        self.emit(Log("push", upload.line()))
         self.docker.login(self.answers.registry, username, token)
         digest = self.docker.push(reference, on_event=self._docker_log("push"))
         self.state.digest = digest
         pinned = f"{reference.rsplit(':', 1)[0]}@{digest}"
-        extra: dict[str, Any] = {}
+        extra: dict[str, Any] = {"upload": upload.record()}
         if self.state.build is not None:
             extra["image_size_over_base"] = self.state.build.size_over_base
         requirement_pins = wheelhouse.pinned(self.work)

@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from wizard.runner_profile import show_size
+from wizard.runner_profile import FULL_TEST_SET, duration, show_size
+from wizard.validators import parse_size
 
 if TYPE_CHECKING:
     from wizard.docker_ops import DockerOps
     from wizard.smoke import ImageSmokeResult, LocalSmokeResult
+    from wizard.submission import SubmissionRecord
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,11 @@ class UploadPlan:
     usually smaller); None where the layer sizes could not be read."""
     previous: str | None
     """The earlier push the other layers came with, or None for a first push."""
+
+    def record(self) -> dict[str, Any]:
+        """As kept in the submission record (under extra, "upload")."""
+        return {"layers": self.layers, "new_layers": self.new_layers,
+                "new_bytes": self.new_bytes, "previous": self.previous}
 
     def line(self) -> str:
         size = f", {show_size(self.new_bytes)} uncompressed" if self.new_bytes is not None \
@@ -111,3 +118,76 @@ def verify_push(ops: DockerOps, reference: str, pinned: str, local: LocalSmokeRe
                                precision=precision, profile=profile, gpus=gpus, cancel=cancel)
     ops.tag(pulled.id, reference)
     return Verification(pinned, pulled.id, result)
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """A push as the finish screen shows it, read back from the submission record (so the
+    screen says what the file says): what to submit, and (label, value) rows."""
+
+    pinned: str
+    """repository@sha256:...: what to submit."""
+    verified: bool
+    """The image pulled back by that digest passed its smoke run."""
+    rows: tuple[tuple[str, str], ...]
+
+    def exit_line(self) -> str:
+        """Printed when the wizard exits: the reference, for terminals that cannot copy."""
+        if self.verified:
+            return f"submit: {self.pinned}"
+        return f"pushed, but not verified (do not submit it): {self.pinned}"
+
+
+def receipt_of(record: SubmissionRecord) -> Receipt:
+    """The receipt of one submission record entry (the newest, after a push)."""
+    check = record.verification or {}
+    verified = bool(check) and "failed" not in check and check.get("validator") == "VALIDATED" \
+        and bool((check.get("agreement_with_local_run") or {}).get("ok"))
+    rows: list[tuple[str, str]] = [("pushed", record.image_reference)]
+    if "failed" in check:
+        rows.append(("verification", f"failed: {check['failed']}: do not submit this image"))
+    elif check:
+        agreement = check.get("agreement_with_local_run") or {}
+        rows += [
+            ("pulled back", f"by digest; its predictions.csv is {check.get('validator')}"),
+            ("vs the local run", f"top-1 {agreement.get('top1')}, top-5 {agreement.get('top5')}"
+                                 + ("" if agreement.get("ok") else ": they disagree")),
+            ("peak memory", _peak(check.get("memory_peak_bytes"), check.get("memory_limit"))),
+            ("peak /dev/shm", _peak(check.get("shm_peak_bytes"), check.get("shm_limit"))),
+            (f"all {FULL_TEST_SET:,} images", _time(check)),
+        ]
+    upload = record.extra.get("upload")
+    if isinstance(upload, dict):
+        rows.append(("upload", _upload(upload)))
+    return Receipt(record.pinned_reference, verified, tuple(rows))
+
+
+def _peak(peak: Any, limit: Any) -> str:
+    if not isinstance(peak, int):
+        return "not measured"
+    try:
+        limit_bytes = parse_size(str(limit))
+    except ValueError:
+        return show_size(peak)
+    return f"{show_size(peak)} of {show_size(limit_bytes)} ({100.0 * peak / limit_bytes:.0f}%)"
+
+
+def _time(check: dict[str, Any]) -> str:
+    verdict = check.get("time_verdict")
+    estimate = check.get("time_estimate_s")
+    about = f"about {duration(estimate)}" if isinstance(estimate, int | float) \
+        else "an unknown time"
+    where = check.get("time_measured_on")
+    text = about + (f", measured on {where}" if where else "")
+    if verdict in (None, "no limit"):
+        return text + "; no time limit set (runner_time_limit_hours)"
+    return f"{verdict}: {text}"
+
+
+def _upload(upload: dict[str, Any]) -> str:
+    size = upload.get("new_bytes")
+    shown = f", {show_size(size)} uncompressed" if isinstance(size, int) else ""
+    layers, new = upload.get("layers"), upload.get("new_layers")
+    if upload.get("previous") is None:
+        return f"all {layers} layers{shown}"
+    return f"{new} of {layers} layers{shown}; the rest came with {upload['previous']}"

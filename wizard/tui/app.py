@@ -28,6 +28,7 @@ from wizard.tui.screens.base_image import BaseImageScreen
 from wizard.tui.screens.build import BuildScreen
 from wizard.tui.screens.confirm import ConfirmScreen
 from wizard.tui.screens.environment import EnvironmentScreen
+from wizard.tui.screens.finish import FinishScreen
 from wizard.tui.screens.help import HelpScreen
 from wizard.tui.screens.image_smoke import ImageSmokeScreen
 from wizard.tui.screens.model import ModelScreen
@@ -41,6 +42,7 @@ from wizard.tui.screens.start import StartChoice, StartScreen
 
 if TYPE_CHECKING:
     from wizard.pipeline import Pipeline
+    from wizard.receipt import Receipt
 
 STEP_SCREENS: tuple[tuple[str, str, type[StepScreen]], ...] = (
     ("environment", "Env", EnvironmentScreen),
@@ -89,6 +91,9 @@ class WizardApp(App[int]):
         session.on_event = self.relay
         self.running_label: str | None = None
         self._quitting = False
+        self.receipt: Receipt | None = None
+        """The receipt of the last push, shown on the finish screen (and its reference
+        printed when the wizard exits)."""
 
     # -- steps ---------------------------------------------------------------------------
 
@@ -200,6 +205,11 @@ class WizardApp(App[int]):
                 "session. Replace it with these answers?", yes="Replace", no="Keep it"),
                 save_now)
 
+    def show_receipt(self, receipt: Receipt, record_name: str) -> None:
+        """End on the finish screen: the push's receipt and the reference to submit."""
+        self.receipt = receipt
+        self.push_screen(FinishScreen(receipt, record_name))
+
     # -- stages ------------------------------------------------------------------------
 
     def pipeline(self) -> Pipeline | None:
@@ -294,4 +304,9 @@ def run_tui(answers_path: Path | None, project_root: Path | None = None) -> int:
     from wizard.local_torch import wait_idle
 
     wait_idle(timeout=60)
+    if app.receipt is not None:
+        from rich.console import Console
+        from rich.text import Text
+
+        Console(soft_wrap=True).print(Text(app.receipt.exit_line()), highlight=False)
     return EXIT_OK if result is None else int(result)
