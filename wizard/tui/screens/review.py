@@ -30,7 +30,7 @@ def highlighted(text: str, lexer: str) -> Syntax:
 class ReviewScreen(StageScreen):
     STEP = "review"
     TITLE = "Review the Dockerfile"
-    INTRO = "Written to the project folder from your answers, which are saved beside it."
+    INTRO = "Written to the project folder from your answers; ctrl+s saves them."
     BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+r", "render", "Render again")]
 
     def __init__(self) -> None:
