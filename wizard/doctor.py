@@ -65,7 +65,7 @@ def dependency_items(answers: Answers, root: Path) -> tuple[list[Item], Path | N
     """What model/requirements.txt needs, and whether its wheelhouse is complete; also the
     private install the model check imports from."""
     from wizard import docker_ops, wheelhouse
-    from wizard.smoke import default_cache_dir
+    from wizard.samples import default_cache_dir
 
     requirements = answers.model_path(root) / wheelhouse.REQUIREMENTS
     if not requirements.is_file():

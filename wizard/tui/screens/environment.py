@@ -123,8 +123,8 @@ class EnvironmentScreen(StepScreen):
             return
         failed = event.state == WorkerState.ERROR
         if worker.group == "env-docker":
-            reachable, found = (False, error_text(worker.error)) if failed and worker.error \
-                else worker.result
+            reachable, found = worker.result if worker.result is not None else (
+                False, error_text(worker.error) if worker.error else "the check gave no answer")
             if reachable:
                 self._set("docker", "Docker engine", OK, found)
             else:

@@ -220,8 +220,11 @@ class ModelScreen(StepScreen):
         if event.state not in (WorkerState.SUCCESS, WorkerState.ERROR):
             return
         if worker.group == "model-classes":
-            model_dir, choices, problem = (None, [], error_text(worker.error)) \
-                if event.state == WorkerState.ERROR else worker.result
+            if worker.error is not None:
+                model_dir, choices, problem = None, [], error_text(worker.error)
+            else:
+                assert worker.result is not None  # a worker that succeeded holds its result
+                model_dir, choices, problem = worker.result
             if problem is not None:
                 self.class_choices = []
                 self._note("class-note", self.session.short(problem), error=True)
@@ -236,10 +239,11 @@ class ModelScreen(StepScreen):
                 select.prompt = f"(pick one of {len(choices)})" if choices else "(none found)"
                 self._note("class-note", _classes_found(choices), error=not choices)
         elif worker.group == "model-check":
-            if event.state == WorkerState.ERROR:
+            if worker.error is not None:
                 self.check_result = None
                 self._show_check(error_text(worker.error), ok=False)
                 return
+            assert worker.result is not None  # a worker that succeeded holds its result
             key, result, info, findings = worker.result
             if key != self._check_key:
                 return

@@ -90,7 +90,8 @@ class PushScreen(StageScreen):
         self.digest = str(result)
         pipeline = self.wizard.pipeline()
         path = pipeline.state.record if pipeline is not None else None
-        reference = self.session.answers().image_reference() if self.session.answers() else ""
+        answers = self.session.answers()
+        reference = answers.image_reference() if answers is not None else ""
         if path is None:
             self.show_outcome(f"✓ pushed {reference}\ndigest: {self.digest}")
             return

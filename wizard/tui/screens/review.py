@@ -8,9 +8,8 @@ would drop the user's comments."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from rich.syntax import Syntax
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
@@ -21,8 +20,14 @@ from textual.widgets import Button, Static, TabbedContent, TabPane
 from wizard import model_folder
 from wizard.tui.screens.stage import StageScreen
 
+if TYPE_CHECKING:
+    from rich.syntax import Syntax
+
 
 def highlighted(text: str, lexer: str) -> Syntax:
+    # Imported here: pygments' lexer table costs about 0.1 s, which the first screen need not pay.
+    from rich.syntax import Syntax
+
     return Syntax(text, lexer, theme="ansi_dark", background_color="default",
                   word_wrap=True, line_numbers=True)
 
@@ -109,7 +114,7 @@ class ReviewScreen(StageScreen):
         self.action_render()
 
     def stage_done(self, result: Any) -> None:
-        from wizard.answers import dumps_answers
+        from wizard.answers_file import dumps_answers
 
         pipeline = self.wizard.pipeline()
         self.rendered_for = result

@@ -8,7 +8,8 @@ from typing import Any
 
 from textual.validation import ValidationResult, Validator
 
-from wizard.answers import Answers, validate_partial
+from wizard.answers import Answers
+from wizard.answers_messages import validate_partial
 
 
 def text_value(text: str) -> str | None:
