@@ -10,7 +10,7 @@ from pathlib import Path
 from textual.widgets import Button, Input, Static, TabbedContent
 from tui_support import run_async, settle, write_answers
 
-from wizard.answers import load_answers
+from wizard.answers_file import load_answers
 from wizard.model_folder import human_size
 from wizard.tui.app import create_app
 
