@@ -310,10 +310,8 @@ def make_tally(config: Config, paths: List[Path], say: LogCallback) -> Optional[
     source = ("%s" % (config.images_dir / ANSWERS_BESIDE_IMAGES)
               if (config.images_dir / ANSWERS_BESIDE_IMAGES).is_file()
               else "ObjectNet class folders")
-    tally = Tally([labels.get(path.name, UNLABELLED) for path in paths], source,
-                  config.convert_outputs_mode)
-    tally.total = len(labels)
-    return tally
+    return Tally([labels.get(path.name, UNLABELLED) for path in paths], source,
+                 config.convert_outputs_mode, all_labels=list(labels.values()))
 
 
 def _deliver(rows: Iterator[Row], target: Path, paths: List[Path],

@@ -6,7 +6,8 @@ carry labels (engine/labels.py), the engine converts each batch's scores both wa
 device and counts top-1 and top-5 hits for each, so one run answers the question; the CSV
 still holds the configured mode only. A model that outputs ObjectNet ids (mode 0) is scored as
 it is. Accuracies are percentages of all labelled images, as the scorer reports them:
-unreadable images count as wrong.
+unreadable images count as wrong. Top-1 hits are also counted per ObjectNet class, for each
+conversion, so a report can show both conversions class by class without a second pass.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ class ModeScore:
     top1: int
     top5: int
     total: int
+    class_top1: Tuple[int, ...] = ()
+    """Top-1 hits per ObjectNet id (index = id), 313 long; empty where not counted."""
 
     @property
     def accuracy(self) -> float:
@@ -49,6 +52,21 @@ class Scores:
     modes: Tuple[ModeScore, ...]
     written_mode: int
     """The conversion predictions.csv holds."""
+    class_images: Tuple[int, ...] = ()
+    """Labelled images per ObjectNet id (index = id), 313 long."""
+
+    def per_class(self) -> List[Dict[str, object]]:
+        """For each class present: its id, images, and top-1 hits and accuracy (%) of every
+        conversion, keyed by mode as a string (as in as_dict)."""
+        out: List[Dict[str, object]] = []
+        for cls, images in enumerate(self.class_images):
+            if not images:
+                continue
+            hits = {str(s.mode): s.class_top1[cls] for s in self.modes if s.class_top1}
+            out.append({"id": cls, "images": images, "top1_hits": hits,
+                        "top1_accuracy": {mode: 100.0 * n / images
+                                          for mode, n in hits.items()}})
+        return out
 
     @property
     def labelled(self) -> int:
@@ -93,19 +111,42 @@ class Scores:
             "modes": {str(s.mode): {"accuracy": s.accuracy, "top5_accuracy": s.top5_accuracy,
                                     "top1_hits": s.top1, "top5_hits": s.top5}
                       for s in self.modes},
+            "per_class": self.per_class(),
         }
 
 
-class Tally:
-    """Hit counters per conversion, kept on the device so counting never waits for it."""
+Counts = Dict[int, Tuple[int, ...]]
+"""{mode: (top-1 hits, top-5 hits, top-1 hits of ObjectNet id 0, ..., of id 312)}."""
 
-    def __init__(self, labels: Sequence[int], source: str, written_mode: int) -> None:
+
+def class_totals(labels: Sequence[int]) -> Tuple[int, ...]:
+    """Images per ObjectNet id (index = id); labels outside 0..312 name no class."""
+    totals = [0] * mapping.NUM_OBJECTNET_CLASSES
+    for label in labels:
+        if 0 <= label < mapping.NUM_OBJECTNET_CLASSES:
+            totals[label] += 1
+    return tuple(totals)
+
+
+class Tally:
+    """Hit counters per conversion, kept on the device so counting never waits for it.
+
+    `labels` are those of the run's images in order; `all_labels` (default: the same) are
+    every label the source names, images missing from the run included, which set the
+    totals (missing images count as wrong, as the scorer counts them)."""
+
+    def __init__(self, labels: Sequence[int], source: str, written_mode: int,
+                 all_labels: Optional[Sequence[int]] = None) -> None:
         self.labels = torch.tensor(list(labels), dtype=torch.int64)
-        self.total = int((self.labels != UNLABELLED).sum())
+        every = ([label for label in labels if label != UNLABELLED] if all_labels is None
+                 else list(all_labels))
+        self.total = len(every)
+        self.class_images = class_totals(every)
         self.source = source
         self.written_mode = written_mode
-        self.hits: Dict[int, List[torch.Tensor]] = {}
+        self.hits: Dict[int, torch.Tensor] = {}
         self._device_labels: Optional[torch.Tensor] = None
+        self._classes: Optional[torch.Tensor] = None
 
     def modes_for(self, num_outputs: int) -> Tuple[int, ...]:
         return (1, 2) if num_outputs == mapping.NUM_IMAGENET_CLASSES else (0,)
@@ -115,34 +156,40 @@ class Tally:
         classes) on the device, before any conversion."""
         if self._device_labels is None or self._device_labels.device != scores.device:
             self._device_labels = self.labels.to(scores.device)
+            self._classes = torch.arange(mapping.NUM_OBJECTNET_CLASSES, device=scores.device)
         truth = self._device_labels[indices.to(scores.device)]
+        # (batch, 313) one-hot of each image's class: a sum over it counts per class with no
+        # boolean indexing (which would wait for the device) and no atomics (deterministic).
+        one_hot = truth.unsqueeze(1) == self._classes
         for mode in self.modes_for(scores.shape[1]):
             ids, _ = mapping.convert_top5(scores, mode)
-            top1 = (ids[:, 0] == truth).sum()
+            correct = ids[:, 0] == truth
+            top1 = correct.sum()
             top5 = (ids == truth.unsqueeze(1)).any(dim=1).sum()
-            counts = torch.stack([top1, top5])
+            per_class = (one_hot & correct.unsqueeze(1)).sum(dim=0)
+            counts = torch.cat([torch.stack([top1, top5]), per_class])
             if mode in self.hits:
-                self.hits[mode][0] += counts
+                self.hits[mode] += counts
             else:
-                self.hits[mode] = [counts]
+                self.hits[mode] = counts
 
-    def counts(self) -> Dict[int, Tuple[int, int]]:
-        """{mode: (top-1 hits, top-5 hits)} so far (waits for the device)."""
-        return {mode: tuple(int(v) for v in parts[0].tolist())  # type: ignore[misc]
-                for mode, parts in self.hits.items()}
+    def counts(self) -> Counts:
+        """The counts so far (waits for the device)."""
+        return {mode: tuple(int(v) for v in counts.tolist())
+                for mode, counts in self.hits.items()}
 
-    def scores(self, counts: Optional[Dict[int, Tuple[int, int]]] = None) -> Scores:
+    def scores(self, counts: Optional[Counts] = None) -> Scores:
         counts = self.counts() if counts is None else counts
-        return Scores(self.source, tuple(ModeScore(mode, top1, top5, self.total)
-                                         for mode, (top1, top5) in sorted(counts.items())),
-                      self.written_mode)
+        return Scores(self.source, tuple(ModeScore(mode, c[0], c[1], self.total, tuple(c[2:]))
+                                         for mode, c in sorted(counts.items())),
+                      self.written_mode, self.class_images)
 
 
-def merge_counts(parts: Sequence[Dict[int, Tuple[int, int]]]) -> Dict[int, Tuple[int, int]]:
+def merge_counts(parts: Sequence[Counts]) -> Counts:
     """Sum the counts of several ranks."""
-    merged: Dict[int, Tuple[int, int]] = {}
+    merged: Counts = {}
     for part in parts:
-        for mode, (top1, top5) in part.items():
-            old = merged.get(mode, (0, 0))
-            merged[mode] = (old[0] + top1, old[1] + top5)
+        for mode, counts in part.items():
+            old = merged.get(mode)
+            merged[mode] = counts if old is None else tuple(a + b for a, b in zip(old, counts))
     return merged

@@ -305,16 +305,23 @@ class Pipeline:
         reference = self.answers.image_reference()
         self.emit(StageStarted("push", "Pushing " + reference))
         record_path = submission.submission_path(self.answers_path)
-        earlier = [(r.image_id or "", r.pinned_reference)
-                   for r in submission.read_submissions(record_path)]
-        upload = receipt.upload_plan(self.docker, reference, earlier)
-        self.state.upload = upload
-        self.emit(Log("push", upload.line()))
+        earlier = [r.pinned_reference for r in submission.read_submissions(record_path)]
         self.docker.login(self.answers.registry, username, token)
-        digest = self.docker.push(reference, on_event=self._docker_log("push"))
+        plan = receipt.upload_plan(self.docker, reference, username, token, earlier)
+        self.state.upload = plan
+        self.emit(Log("push", plan.line()))
+        sent = receipt.PushedLayers()
+        forward = self._docker_log("push")
+
+        def on_push(event: Any) -> None:
+            sent.feed(event)
+            forward(event)
+
+        digest = self.docker.push(reference, on_event=on_push)
+        self.emit(Log("push", sent.line(plan)))
         self.state.digest = digest
         pinned = f"{reference.rsplit(':', 1)[0]}@{digest}"
-        extra: dict[str, Any] = {"upload": upload.record()}
+        extra: dict[str, Any] = {"upload": plan.record() | sent.record()}
         if self.state.build is not None:
             extra["image_size_over_base"] = self.state.build.size_over_base
         requirement_pins = wheelhouse.pinned(self.work)

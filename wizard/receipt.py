@@ -1,20 +1,24 @@
 """A verified receipt: what a push will upload, and proof that what the registry holds is
 what was tested.
 
-Before a push, the upload is sized: the image's layers that no earlier push of this project
-(answers.submission.json) already sent, with their uncompressed size. After the push, the
-local tag is removed, the image is pulled back by the digest the registry returned (as the
-challenge pulls it) and smoke-tested again; the result goes into the submission record under
-`verification`.
+Before a push, the upload is sized by asking the registry (wizard.registry_api) which of the
+image's layers its repository already holds; the others, with their uncompressed size (an
+upper bound: Docker sends layers gzipped, and their compressed size is known only once sent),
+are what the push sends. After the push, the push stream's own count of sent layers is set
+beside the prediction. Then the local tag is removed, the image is pulled back by the digest
+the registry returned (as the challenge pulls it) and smoke-tested again; the result goes into
+the submission record under `verification`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from wizard import registry_api
+from wizard.docker_events import PushProgress
 from wizard.runner_profile import FULL_TEST_SET, duration, show_size
 from wizard.validators import parse_size
 
@@ -26,47 +30,114 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class UploadPlan:
-    """The layers a push will send."""
+    """The layers a push will send, as the registry's answer says."""
 
+    registry: str
+    repository: str
     layers: int
-    new_layers: int
-    new_bytes: int | None
-    """Uncompressed bytes of the new layers (the registry stores them gzipped, so the upload is
-    usually smaller); None where the layer sizes could not be read."""
-    previous: str | None
-    """The earlier push the other layers came with, or None for a first push."""
-
-    def record(self) -> dict[str, Any]:
-        """As kept in the submission record (under extra, "upload")."""
-        return {"layers": self.layers, "new_layers": self.new_layers,
-                "new_bytes": self.new_bytes, "previous": self.previous}
+    """Distinct layers of the image."""
+    missing: int | None
+    """Layers the repository lacks; None when the registry could not be asked."""
+    missing_bytes: int | None
+    """Uncompressed bytes of those layers (the upload, gzipped, is smaller); None where
+    unknown."""
+    new_repository: bool = False
+    note: str = ""
+    """Why the size is unknown, or that only part of the repository was read."""
 
     def line(self) -> str:
-        size = f", {show_size(self.new_bytes)} uncompressed" if self.new_bytes is not None \
-            else ""
-        if self.previous is None:
-            return (f"upload: all {self.layers} layers{size} (no earlier push from this project "
-                    "is recorded, so the registry is taken to have none of them)")
-        return (f"upload: {self.new_layers} of {self.layers} layers{size}; the registry has "
-                f"the other {self.layers - self.new_layers} from the push of {self.previous}")
+        where = f"{self.registry}/{self.repository}"
+        if self.missing is None:
+            return f"upload size unknown: {self.note}; the push goes ahead"
+        size = (f", {show_size(self.missing_bytes)} uncompressed (the upload is gzipped, so "
+                "at most that)" if self.missing_bytes is not None else "")
+        if self.new_repository:
+            return f"upload: all {self.layers} layers{size}; {where} does not exist yet"
+        if self.missing == 0:
+            return (f"upload: no layers: {where} already holds all {self.layers}; only the "
+                    "manifest is sent")
+        line = (f"upload: {self.missing} of {self.layers} layers{size}; {where} already "
+                f"holds the other {self.layers - self.missing}")
+        return line + (f" ({self.note})" if self.note else "")
+
+    def record(self) -> dict[str, Any]:
+        return {"layers": self.layers, "predicted_layers": self.missing,
+                "predicted_bytes_uncompressed": self.missing_bytes}
 
 
-def upload_plan(ops: DockerClient, reference: str, previous_images: Sequence[tuple[str, str]]
+def upload_plan(ops: DockerClient, reference: str, username: str | None, token: str | None,
+                earlier: Iterable[str] = (), *, timeout: float = registry_api.TIMEOUT_S
                 ) -> UploadPlan:
-    """Size the push of `reference` against earlier pushes, given as (image id, pinned
-    reference) pairs, newest last; an earlier image no longer on this machine is skipped."""
-    layers = ops.image_info(reference).layers
-    sent: set[str] = set()
-    previous = None
-    for image_id, pinned in previous_images:
-        if image_id and ops.image_present(image_id):
-            sent.update(ops.image_info(image_id).layers)
-            previous = pinned
+    """Size the push of `reference` (registry/repository:tag) by asking the registry which of
+    its layers the repository holds. `earlier` are pinned references (repo@sha256:...) of
+    earlier pushes: their manifests are read first, since they stay when a tag moves on.
+    Never raises for the registry's sake: an unreachable or refusing registry gives a plan
+    whose size is unknown."""
+    registry, _, rest = reference.partition("/")
+    repository = rest.rsplit(":", 1)[0] if ":" in rest.rsplit("/", 1)[-1] else rest
+    tag = rest[len(repository) + 1:] or "latest"
+    info = ops.image_info(reference)
+    layers = list(dict.fromkeys(info.layers))
     sizes = ops.layer_sizes(reference)
-    new = [layer for layer in layers if layer not in sent]
-    new_bytes = (sum(size for layer, size in sizes if layer not in sent)
-                 if sizes is not None else None)
-    return UploadPlan(len(layers), len(new), new_bytes, previous)
+    size_of = dict(sizes) if sizes is not None else None
+    named = f"{registry}/{repository}@"
+    digests = [ref[len(named):] for ref in (*earlier, *info.repo_digests)
+               if ref.startswith(named)]
+    try:
+        held = registry_api.holdings(registry, repository, username, token, digests=digests,
+                                     first_tags=[tag], timeout=timeout)
+    except registry_api.RegistryQueryError as error:
+        return UploadPlan(registry, repository, len(layers), None, None, note=str(error))
+    missing = [layer for layer in layers if layer not in held.diff_ids]
+    missing_bytes = (sum(size_of[layer] for layer in missing) if size_of is not None
+                     else None)
+    note = ("" if held.complete else f"read {held.manifests} of its images only, so perhaps "
+            "fewer")
+    return UploadPlan(registry, repository, len(layers), len(missing), missing_bytes,
+                      new_repository=not held.exists, note=note)
+
+
+FINAL_STATUSES = ("Pushed", "Layer already exists", "Mounted from")
+
+
+@dataclass
+class PushedLayers:
+    """What the push stream says happened to each layer: sent, already there, or mounted
+    from another repository of the same registry (no bytes sent)."""
+
+    status: dict[str, str] = field(default_factory=dict)
+
+    def feed(self, event: Any) -> None:
+        if isinstance(event, PushProgress) and event.layer and \
+                event.status.startswith(FINAL_STATUSES):
+            self.status[event.layer] = event.status
+
+    @property
+    def pushed(self) -> int:
+        return sum(1 for s in self.status.values() if s == "Pushed")
+
+    @property
+    def existed(self) -> int:
+        return sum(1 for s in self.status.values() if s == "Layer already exists")
+
+    @property
+    def mounted(self) -> int:
+        return sum(1 for s in self.status.values() if s.startswith("Mounted from"))
+
+    def line(self, plan: UploadPlan) -> str:
+        predicted = ("" if plan.missing is None
+                     else f"; predicted {plan.missing} not in the repository")
+        return (f"the push sent {_layers(self.pushed)}, mounted {self.mounted} from other "
+                f"repositories of the registry, and found {self.existed} already there"
+                f"{predicted}")
+
+    def record(self) -> dict[str, Any]:
+        return {"pushed_layers": self.pushed, "mounted_layers": self.mounted,
+                "existing_layers": self.existed}
+
+
+def _layers(count: int) -> str:
+    return f"{count} layer" if count == 1 else f"{count} layers"
 
 
 @dataclass(frozen=True)
@@ -185,9 +256,17 @@ def _time(check: dict[str, Any]) -> str:
 
 
 def _upload(upload: dict[str, Any]) -> str:
-    size = upload.get("new_bytes")
-    shown = f", {show_size(size)} uncompressed" if isinstance(size, int) else ""
-    layers, new = upload.get("layers"), upload.get("new_layers")
-    if upload.get("previous") is None:
-        return f"all {layers} layers{shown}"
-    return f"{new} of {layers} layers{shown}; the rest came with {upload['previous']}"
+    """The record's upload entry (UploadPlan.record() and PushedLayers.record()) in words."""
+    layers, predicted = upload.get("layers"), upload.get("predicted_layers")
+    size = upload.get("predicted_bytes_uncompressed")
+    if isinstance(predicted, int):
+        text = f"{predicted} of {layers} layers"
+        if isinstance(size, int):
+            text += f", {show_size(size)} uncompressed"
+    else:
+        text = f"{layers} layers, size unknown"
+    pushed = upload.get("pushed_layers")
+    if isinstance(pushed, int):
+        text += (f"; sent {pushed}, mounted {upload.get('mounted_layers')}, "
+                 f"{upload.get('existing_layers')} already there")
+    return text

@@ -138,3 +138,46 @@ def _name(mode: int) -> str:
     from engine.scores import MODE_NAMES
 
     return MODE_NAMES[mode]
+
+
+def test_per_class_hits_of_both_conversions_from_one_pass_and_across_ranks():
+    """The tally's per-class top-1 hits for modes 1 and 2 equal a count over each mode's own
+    top-1, and two ranks' counts merge into the one-rank count."""
+    import torch
+
+    from engine.mapping import convert_top5, imagenet_to_objectnet
+    from engine.scores import Tally, merge_counts
+
+    generator = torch.Generator().manual_seed(0)
+    scores = torch.randn(40, 1000, generator=generator).softmax(dim=1)
+    mapped = sorted(imagenet_to_objectnet())
+    for row in range(0, 40, 4):  # some images whose ImageNet top-1 has an ObjectNet class
+        scores[row, mapped[row]] = 1.0
+    top1 = {mode: convert_top5(scores, mode)[0][:, 0].tolist() for mode in (1, 2)}
+    labels = [top1[1][i] if i % 4 == 0 else top1[2][i] if i % 4 == 1 else (i * 7) % 313
+              for i in range(40)]
+    labels[-1] = -2  # unlabelled: in no class, in no total
+    expected: dict = {}
+    for mode in (1, 2):
+        for i, label in enumerate(labels):
+            if label >= 0:
+                counts = expected.setdefault(label, {"1": 0, "2": 0, "images": 0})
+                counts[str(mode)] += top1[mode][i] == label
+                counts["images"] += mode == 1
+
+    whole = Tally(labels, "test", written_mode=2)
+    whole.add(torch.arange(40), scores)
+    per_class = whole.scores().per_class()
+    assert {c["id"]: {**c["top1_hits"], "images": c["images"]} for c in per_class} == expected
+    assert sum(c["top1_hits"]["1"] for c in per_class) == whole.scores().modes[0].top1 > 0
+    assert sum(c["top1_hits"]["2"] for c in per_class) == whole.scores().modes[1].top1 > \
+        whole.scores().modes[0].top1
+
+    ranks = []
+    for rank in (0, 1):
+        part = Tally(labels[rank::2], "test", written_mode=2)
+        for start in range(0, 20, 8):  # batches of one rank's images
+            index = torch.arange(start, min(start + 8, 20))
+            part.add(index, scores[rank::2][index])
+        ranks.append(part.counts())
+    assert merge_counts(ranks) == whole.counts()

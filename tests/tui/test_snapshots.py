@@ -83,7 +83,9 @@ def test_finish(snap_compare, project: Path, quiet_env) -> None:
         image_reference="docker.synapse.org/syn12345678/tiny-model:v1", digest=digest,
         pinned_reference=pinned, checkpoint_sha256="0" * 64, settings={},
         torch_version="2.3.1", wizard_version="0", created="2026-01-01T00:00:00+00:00",
-        extra={"upload": UploadPlan(12, 12, 1400 * 1024 ** 2, None).record()},
+        extra={"upload": {**UploadPlan("docker.synapse.org", "syn12345678/tiny-model", 12, 12,
+                                       1400 * 1024 ** 2, new_repository=True).record(),
+                          "pushed_layers": 12, "mounted_layers": 0, "existing_layers": 0}},
         verification={
             "pulled": pinned, "validator": "VALIDATED",
             "agreement_with_local_run": {"top1": "48/48", "top5": "48/48", "ok": True},

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from wizard.receipt import UploadPlan, receipt_of
+from wizard.receipt import PushedLayers, UploadPlan, receipt_of
 from wizard.submission import SubmissionRecord
 
 PINNED = "127.0.0.1:5000/syn123/wizard-e2e@sha256:" + "ab" * 32
@@ -14,8 +14,11 @@ RECORD = SubmissionRecord(
     image_reference="127.0.0.1:5000/syn123/wizard-e2e:v1", digest="sha256:" + "ab" * 32,
     pinned_reference=PINNED, checkpoint_sha256="cd" * 32, settings={}, torch_version="1.13.0",
     wizard_version="0", created="2026-12-02T12:00:00+00:00",
-    extra={"upload": UploadPlan(9, 2, 3 * 1024 ** 2, "127.0.0.1:5000/syn123/x@sha256:"
-                                + "ef" * 32).record()},
+    extra={"upload": {**UploadPlan("127.0.0.1:5000", "syn123/wizard-e2e", 9, 2,
+                                   3 * 1024 ** 2).record(),
+                      **PushedLayers({"a": "Pushed", "b": "Mounted from syn123/x",
+                                      **{str(n): "Layer already exists" for n in range(7)}}
+                                     ).record()}},
     verification={
         "pulled": PINNED, "image_id": "sha256:" + "12" * 32, "validator": "VALIDATED",
         "agreement_with_local_run": {"top1": "48/48", "top5": "48/48", "ok": True},
@@ -36,19 +39,18 @@ def test_a_verified_push_gives_every_figure_of_the_record() -> None:
         "peak /dev/shm": "1.0 MiB of 12.0 GiB (0%)",
         "all 50,273 images": "about 90 min, measured on this machine's CPU (2 cores); no time "
                              "limit set (runner_time_limit_hours)",
-        "upload": "2 of 9 layers, 3.0 MiB uncompressed; the rest came with "
-                  "127.0.0.1:5000/syn123/x@sha256:" + "ef" * 32,
+        "upload": "2 of 9 layers, 3.0 MiB uncompressed; sent 1, mounted 1, 7 already there",
     }
 
 
-def test_a_time_verdict_and_a_first_upload() -> None:
+def test_a_time_verdict_and_an_upload_the_registry_could_not_size() -> None:
     verification = {**RECORD.verification, "time_verdict": "tight"}
     record = replace(RECORD, verification=verification, extra={"upload": UploadPlan(
-        9, 9, None, None).record()})
+        "127.0.0.1:5000", "syn123/wizard-e2e", 9, None, None, note="refused").record()})
     rows = dict(receipt_of(record).rows)
     assert rows["all 50,273 images"] == ("tight: about 90 min, measured on this machine's "
                                          "CPU (2 cores)")
-    assert rows["upload"] == "all 9 layers"
+    assert rows["upload"] == "9 layers, size unknown"
 
 
 def test_a_failed_verification_is_no_receipt_to_submit() -> None:

@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -123,9 +124,12 @@ def test_help_everywhere() -> None:
 @pytest.mark.slow
 def test_run_until_push_on_real_docker(tmp_path: Path, docker_client, base_image: str,
                                        auth_registry) -> None:
+    # A repository of its own: the registry is shared, and the upload is sized from what it
+    # already holds.
+    repository = f"small-model-{time.time_ns()}"
     project = make_answered_project(tmp_path / "project", base_image=base_image,
                                    registry=auth_registry.host, synapse_project_id="syn12345678",
-                                   repository="small-model")
+                                   repository=repository)
     refused = wizard("run", "--answers", project / "answers.toml", "--until", "push",
                      "--username", auth_registry.user,
                      env={"SYNAPSE_AUTH_TOKEN": "wrong-token"})
@@ -140,12 +144,19 @@ def test_run_until_push_on_real_docker(tmp_path: Path, docker_client, base_image
     assert "agreement with the local run: top-1 48/48" in result.stderr
     record = json.loads((project / "answers.submission.json").read_text())
     entry = record["submissions"][-1]
-    assert entry["pinned_reference"].startswith(f"{auth_registry.host}/syn12345678/small-model@")
+    assert entry["pinned_reference"].startswith(
+        f"{auth_registry.host}/syn12345678/{repository}@")
     assert auth_registry.password not in (project / "answers.submission.json").read_text()
     assert entry["torch_version"].startswith("1.13")
     # Before the push, the upload was sized; after it, the image came back by digest and
     # passed its smoke run again; the receipt is in the record and on screen.
-    assert re.search(r"upload: all \d+ layers, 1\.\d GiB uncompressed", result.stderr)
+    assert re.search(r"upload: all \d+ layers, 1\.\d GiB uncompressed .*; "
+                     + re.escape(f"{auth_registry.host}/syn12345678/{repository}")
+                     + " does not exist yet", result.stderr)
+    upload = entry["extra"]["upload"]
+    assert upload["predicted_layers"] == upload["layers"]
+    assert upload["pushed_layers"] + upload["mounted_layers"] == upload["predicted_layers"]
+    assert f"the push sent {upload['pushed_layers']} layer" in result.stderr
     assert "building for linux/amd64" in result.stderr
     verification = entry["verification"]
     assert verification["pulled"] == entry["pinned_reference"]

@@ -7,7 +7,7 @@ also shown as selectable text, and `objectnet-wizard` prints it when the wizard 
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.table import Table
 from rich.text import Text
@@ -18,7 +18,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-from wizard.receipt import Receipt
+if TYPE_CHECKING:
+    from wizard.receipt import Receipt
 
 
 class FinishScreen(ModalScreen[None]):
