@@ -1,5 +1,7 @@
 """Errors the engine reports to users as one line, each with the exit code it ends the run with."""
 
+from typing import Tuple
+
 
 class EngineError(Exception):
     """Root of the engine's errors; the message is one line that says what to do."""
@@ -17,6 +19,10 @@ class ImagesError(EngineError):
 
 class ModelError(EngineError):
     """The model class or its plug-in files cannot be used."""
+
+    example: Tuple[str, ...] = ()
+    """For a class that cannot be built with no arguments: the lines of a wrapper that can
+    (the message holds them on one line; the wizard's model step shows them as code)."""
 
 
 class CheckpointError(EngineError):

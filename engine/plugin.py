@@ -123,10 +123,13 @@ def build_model(model_dir: Path, class_name: str) -> nn.Module:
     try:
         model = factory()
     except USER_ERRORS as error:
-        raise ModelError(
+        example = wrapper_example(factory, class_name)
+        failure = ModelError(
             "%s() from %s failed: %s%s" % (class_name, path, _where(error, path),
-                                           _needs_arguments(factory, class_name))
-        ) from error
+                                           _needs_arguments(factory, example))
+        )
+        failure.example = example
+        raise failure from error
     if not isinstance(model, nn.Module):
         raise ModelError(
             "%s() from %s returned %s, not a torch.nn.Module"
@@ -135,24 +138,37 @@ def build_model(model_dir: Path, class_name: str) -> nn.Module:
     return model
 
 
-def _needs_arguments(factory: Any, class_name: str) -> str:
-    """A hint when the class cannot be built with no arguments, as the demo's API builds it."""
+def wrapper_example(factory: Any, class_name: str) -> Tuple[str, ...]:
+    """Three lines of model_description.py that build `class_name` with no arguments, when it
+    needs some (or is a library class, which often does); () otherwise. The demo's API builds
+    a class with no arguments, so a class that needs them must be wrapped."""
     try:
         signature = inspect.signature(factory)
     except (TypeError, ValueError):
-        return ""
+        return ()
     required = [p.name for p in signature.parameters.values()
                 if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY,
                                                        p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-    own = getattr(factory, "__module__", "") == "model_description"
-    if not required and own:
-        return ""
-    where = "" if own else " (it is imported from %s, not defined in %s)" % (
-        getattr(factory, "__module__", "a library"), MODEL_FILE)
+    if not required and _own(factory):
+        return ()
     args = ", ".join("%s=..." % name for name in required) or "..."
-    return (". The engine builds the class with no arguments%s: add a wrapper to %s, e.g. "
-            "class my_model(%s): def __init__(self): super().__init__(%s)"
-            % (where, MODEL_FILE, class_name, args))
+    return ("class my_model(%s):" % class_name,
+            "    def __init__(self):",
+            "        super().__init__(%s)" % args)
+
+
+def _own(factory: Any) -> bool:
+    return getattr(factory, "__module__", "") == "model_description"
+
+
+def _needs_arguments(factory: Any, example: Tuple[str, ...]) -> str:
+    """The hint, on one line, when the class cannot be built with no arguments."""
+    if not example:
+        return ""
+    where = "" if _own(factory) else " (it is imported from %s, not defined in %s)" % (
+        getattr(factory, "__module__", "a library"), MODEL_FILE)
+    return (". The engine builds the class with no arguments%s: add a wrapper to %s, e.g. %s"
+            % (where, MODEL_FILE, " ".join(line.strip() for line in example)))
 
 
 def load_transform(model_dir: Path) -> Callable[[Any], Any]:

@@ -1,5 +1,5 @@
-"""`objectnet-wizard`: the TUI with no arguments; `run`, `render`, `check` and `validate`
-for scripts and CI. Every subcommand drives wizard.pipeline, the same core as the TUI.
+"""`objectnet-wizard`: the TUI with no arguments (or `tui`); `run`, `render`, `check` and
+`validate` for scripts and CI. Every subcommand drives wizard.pipeline, the same core as the TUI.
 
 Exit codes: 0 done; 1 a stage failed (build, smoke disagreement, push); 2 usage or answers
 error, or a model/checkpoint/requirements problem; 3 the environment is not ready (no Docker
@@ -57,9 +57,17 @@ def _parser() -> argparse.ArgumentParser:
         prog="objectnet-wizard", formatter_class=formatter, epilog=EPILOG,
         description="From a trained PyTorch classifier to a tested ObjectNet challenge image. "
         "With no command, opens the interactive wizard.")
-    parser.add_argument("--answers", type=Path, help="answers file to open (TUI) ")
+    parser.add_argument("--answers", type=Path, help="answers file to open in the "
+                        "interactive wizard (default: ./answers.toml when it exists, else "
+                        "it asks)")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    tui = commands.add_parser("tui", help="the interactive wizard (the same as no command)",
+                              formatter_class=formatter, epilog=EPILOG)
+    tui.add_argument("--answers", type=Path, default=argparse.SUPPRESS,
+                     help="answers file to open (default: ./answers.toml when it exists, "
+                     "else it asks: open another file, or start new from ./model)")
 
     run = commands.add_parser("run", help="render, smoke-test, build and push from an answers "
                               "file, with no questions", formatter_class=formatter, epilog=EPILOG)
@@ -311,10 +319,10 @@ def _debug_traceback() -> None:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        if args.command is None:
+        if args.command in (None, "tui"):
             from wizard.tui.app import run_tui
 
-            return run_tui(args.answers, (args.answers or Path("answers.toml")).resolve().parent)
+            return run_tui(args.answers)
         handler = {"run": _run, "render": _run, "check": _check, "validate": _validate,
                    "report": _report, "init": _init}[args.command]
         return handler(args)

@@ -20,6 +20,17 @@ class ModelCheck:
     detail: str = ""
     """The engine's own message for a misfit: key names and the pattern found (check and
     run print it; the TUI shows `message` with the key lists)."""
+    example: tuple[str, ...] = ()
+    """A class that cannot be built with no arguments: the wrapper that can, one line of
+    model_description.py each (`message` holds it on one line, for check and run)."""
+
+    def shown(self) -> str:
+        """`message` for a screen: a wrapper example as a code block, not inline."""
+        inline = " ".join(line.strip() for line in self.example)
+        if not inline or not self.message.endswith(inline):
+            return self.message
+        head = self.message[:-len(inline)].rstrip()
+        return head + ":\n" + "\n".join("    " + line for line in self.example)
 
 
 def list_classes(model_dir: Path) -> list[str]:
@@ -36,15 +47,18 @@ def class_choices(model_dir: Path) -> list[tuple[str, str]]:
     """(label, name) for each class model_description.py offers: its own classes first, then
     those it imports, labelled as library classes (they often need arguments the engine
     cannot give). Raises engine's ModelError."""
-    from engine.plugin import load_model_module, model_classes
+    from wizard.local_torch import using_torch
 
-    module = load_model_module(model_dir)
-    choices = []
-    for name in model_classes(module):
-        origin = getattr(getattr(module, name), "__module__", "")
-        label = name if origin == module.__name__ else f"{name} (library class from {origin})"
-        choices.append((label, name))
-    return choices
+    with using_torch():
+        from engine.plugin import load_model_module, model_classes
+
+        module = load_model_module(model_dir)
+        choices = []
+        for name in model_classes(module):
+            origin = getattr(getattr(module, name), "__module__", "")
+            label = name if origin == module.__name__ else f"{name} (library class from {origin})"
+            choices.append((label, name))
+        return choices
 
 
 def check_model(model_dir: Path, model_class: str, checkpoint: Path,
@@ -72,7 +86,8 @@ def _check_model(model_dir: Path, model_class: str, checkpoint: Path,
         kind = describe_format(checkpoint)
         loaded = read(checkpoint, trust)
     except EngineError as error:
-        return ModelCheck(False, str(error), locals().get("classes", []))
+        return ModelCheck(False, str(error), locals().get("classes", []),
+                          example=tuple(getattr(error, "example", ())))
     if isinstance(loaded, nn.Module):
         return ModelCheck(True, f"{checkpoint.name} is a complete {kind} model "
                           f"({type(loaded).__name__}); the class is not used", classes,

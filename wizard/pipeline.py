@@ -34,7 +34,7 @@ from wizard.runner_profile import RunnerLimitError, RunnerProfile
 if TYPE_CHECKING:
     from wizard.docker_client import DockerClient
     from wizard.docker_events import BuildResult, DockerEvent
-    from wizard.receipt import Verification
+    from wizard.receipt import UploadPlan, Verification
     from wizard.smoke import ImageSmokeResult, LocalSmokeResult
     from wizard.wheelhouse import Dependencies
 
@@ -62,6 +62,11 @@ class PipelineState:
     verification: Verification | None = None
     """The pushed image, pulled back by digest and smoke-tested again."""
     dependencies: Dependencies | None = None
+    model_files: list[model_folder.Entry] = field(default_factory=list)
+    """Every file of the model folder, each marked with why it is left out of the image (if
+    it is): the check stage's listing, which the review step shows."""
+    upload: UploadPlan | None = None
+    """What the push sent beyond what the registry had."""
 
 
 class Pipeline:
@@ -134,6 +139,7 @@ class Pipeline:
         self.emit(Log("check", result.message))
         entries = model_folder.resolve(model_dir, self.answers.checkpoint,
                                        self.answers.model_include, self.answers.model_exclude)
+        self.state.model_files = entries
         for line in model_folder.summary_lines(entries):
             self.emit(Log("check", line))
         _, more = checkpoint_warnings(self.answers, self.root)
@@ -308,6 +314,7 @@ class Pipeline:
         earlier = [r.pinned_reference for r in submission.read_submissions(record_path)]
         self.docker.login(self.answers.registry, username, token)
         plan = receipt.upload_plan(self.docker, reference, username, token, earlier)
+        self.state.upload = plan
         self.emit(Log("push", plan.line()))
         sent = receipt.PushedLayers()
         forward = self._docker_log("push")

@@ -19,11 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 from wizard import registry_api
 from wizard.docker_events import PushProgress
-from wizard.runner_profile import show_size
+from wizard.runner_profile import FULL_TEST_SET, duration, show_size
+from wizard.validators import parse_size
 
 if TYPE_CHECKING:
     from wizard.docker_client import DockerClient
     from wizard.smoke import ImageSmokeResult, LocalSmokeResult
+    from wizard.submission import SubmissionRecord
 
 
 @dataclass(frozen=True)
@@ -187,3 +189,84 @@ def verify_push(ops: DockerClient, reference: str, pinned: str, local: LocalSmok
                                precision=precision, profile=profile, gpus=gpus, cancel=cancel)
     ops.tag(pulled.id, reference)
     return Verification(pinned, pulled.id, result)
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """A push as the finish screen shows it, read back from the submission record (so the
+    screen says what the file says): what to submit, and (label, value) rows."""
+
+    pinned: str
+    """repository@sha256:...: what to submit."""
+    verified: bool
+    """The image pulled back by that digest passed its smoke run."""
+    rows: tuple[tuple[str, str], ...]
+
+    def exit_line(self) -> str:
+        """Printed when the wizard exits: the reference, for terminals that cannot copy."""
+        if self.verified:
+            return f"submit: {self.pinned}"
+        return f"pushed, but not verified (do not submit it): {self.pinned}"
+
+
+def receipt_of(record: SubmissionRecord) -> Receipt:
+    """The receipt of one submission record entry (the newest, after a push)."""
+    check = record.verification or {}
+    verified = bool(check) and "failed" not in check and check.get("validator") == "VALIDATED" \
+        and bool((check.get("agreement_with_local_run") or {}).get("ok"))
+    rows: list[tuple[str, str]] = [("pushed", record.image_reference)]
+    if "failed" in check:
+        rows.append(("verification", f"failed: {check['failed']}: do not submit this image"))
+    elif check:
+        agreement = check.get("agreement_with_local_run") or {}
+        rows += [
+            ("pulled back", f"by digest; its predictions.csv is {check.get('validator')}"),
+            ("vs the local run", f"top-1 {agreement.get('top1')}, top-5 {agreement.get('top5')}"
+                                 + ("" if agreement.get("ok") else ": they disagree")),
+            ("peak memory", _peak(check.get("memory_peak_bytes"), check.get("memory_limit"))),
+            ("peak /dev/shm", _peak(check.get("shm_peak_bytes"), check.get("shm_limit"))),
+            (f"all {FULL_TEST_SET:,} images", _time(check)),
+        ]
+    upload = record.extra.get("upload")
+    if isinstance(upload, dict):
+        rows.append(("upload", _upload(upload)))
+    return Receipt(record.pinned_reference, verified, tuple(rows))
+
+
+def _peak(peak: Any, limit: Any) -> str:
+    if not isinstance(peak, int):
+        return "not measured"
+    try:
+        limit_bytes = parse_size(str(limit))
+    except ValueError:
+        return show_size(peak)
+    return f"{show_size(peak)} of {show_size(limit_bytes)} ({100.0 * peak / limit_bytes:.0f}%)"
+
+
+def _time(check: dict[str, Any]) -> str:
+    verdict = check.get("time_verdict")
+    estimate = check.get("time_estimate_s")
+    about = f"about {duration(estimate)}" if isinstance(estimate, int | float) \
+        else "an unknown time"
+    where = check.get("time_measured_on")
+    text = about + (f", measured on {where}" if where else "")
+    if verdict in (None, "no limit"):
+        return text + "; no time limit set (runner_time_limit_hours)"
+    return f"{verdict}: {text}"
+
+
+def _upload(upload: dict[str, Any]) -> str:
+    """The record's upload entry (UploadPlan.record() and PushedLayers.record()) in words."""
+    layers, predicted = upload.get("layers"), upload.get("predicted_layers")
+    size = upload.get("predicted_bytes_uncompressed")
+    if isinstance(predicted, int):
+        text = f"{predicted} of {layers} layers"
+        if isinstance(size, int):
+            text += f", {show_size(size)} uncompressed"
+    else:
+        text = f"{layers} layers, size unknown"
+    pushed = upload.get("pushed_layers")
+    if isinstance(pushed, int):
+        text += (f"; sent {pushed}, mounted {upload.get('mounted_layers')}, "
+                 f"{upload.get('existing_layers')} already there")
+    return text

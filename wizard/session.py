@@ -59,6 +59,27 @@ def read_draft(path: Path) -> tuple[dict[str, Any], list[str]]:
     return {key: value for key, value in data.items() if key in FIELDS}, problems
 
 
+def answers_file_to_open(typed: str, folder: Path) -> Path:
+    """The answers file a user typed (relative to `folder`), resolved; ValueError with a
+    one-line message when it names no file."""
+    from wizard.validators import show
+
+    text = typed.strip()
+    if not text:
+        raise ValueError("type the path of an answers file, or start new")
+    try:
+        path = (folder / Path(text).expanduser()).resolve()
+        is_file = path.is_file()
+    except OSError as error:  # e.g. a name too long for the file system
+        raise ValueError(f"{show(text)} cannot be opened ({error.strerror}): check the "
+                         "path") from None
+    if not is_file:
+        what = "is a folder" if path.is_dir() else "does not exist"
+        raise ValueError(f"{show(text)} {what}: give the path of an answers file "
+                         "(e.g. answers.toml), or start new")
+    return path
+
+
 def defaults() -> dict[str, Any]:
     """Every optional setting with a value as its default, so a saved file spells it out."""
     values = {}
@@ -115,6 +136,13 @@ class Session:
                    load_problems=problems, may_overwrite=may_overwrite, opened=opened)
 
     # -- answers -------------------------------------------------------------------------
+
+    def prefill(self, values: dict[str, Any]) -> None:
+        """Start from `values` (what `init` finds in the model folder) where the draft has
+        only defaults. They are not saved until the user saves."""
+        for name, value in values.items():
+            if name in FIELDS and self.draft.get(name) in (None, defaults().get(name)):
+                self.draft[name] = value
 
     def set(self, name: str, value: Any) -> None:
         """Set one answer; None removes it (the field is empty)."""
@@ -200,8 +228,28 @@ class Session:
     @property
     def up_to_date(self) -> bool:
         """Whether the answers file already holds these answers (rewriting it would only
-        drop the user's comments)."""
-        return not self.unsaved and self.answers_path.exists()
+        drop the user's comments): it was opened or saved here, and nothing changed since."""
+        return not self.unsaved and self.answers_path.exists() and self.may_overwrite
+
+    def changed(self) -> list[str]:
+        """The answers that differ from those opened or last saved, in the file's order."""
+        return [name for name in FIELDS
+                if self.draft.get(name) != self._saved_draft.get(name)]
+
+    def save_state(self) -> str:
+        """Whether the answers file holds these answers, in words; nothing is written (the
+        wizard saves only when the user asks)."""
+        name = self.show_path(self.answers_path)
+        if self.up_to_date:
+            return f"{name} is up to date"
+        if not self.answers_path.exists():
+            return f"{name} is not saved yet: ctrl+s saves these answers"
+        if not self.may_overwrite:
+            return f"{name} was not opened here and is left as it is: ctrl+s replaces it"
+        changed = self.changed()
+        more = f" and {len(changed) - 4} more" if len(changed) > 4 else ""
+        return (f"{name} is not saved: {', '.join(changed[:4])}{more} changed; ctrl+s saves "
+                "these answers")
 
     @property
     def may_save(self) -> bool:

@@ -71,11 +71,16 @@ async def test_whole_flow_renders_dockerfile_and_saves_answers(project: Path) ->
                           "enter")
         await settle(pilot)
         assert app.screen.STEP == "review"
-        assert text(app, "#stage-outcome").startswith(
-            "✓ wrote Dockerfile, .dockerignore; saved answers.toml")
+        # Written only when the user asks (issue 12).
+        assert text(app, "#stage-outcome") == ("✓ wrote Dockerfile, .dockerignore; "
+                                               "answers.toml is not saved yet: ctrl+s saves "
+                                               "these answers")
+        assert not (project / "answers.toml").exists()
         shown = app.screen.dockerfile_text
         await pilot.press("ctrl+s")
         await settle(pilot)
+        assert text(app, "#stage-outcome") == ("✓ wrote Dockerfile, .dockerignore; "
+                                               "answers.toml is up to date")
 
     answers = load_answers(project / "answers.toml")
     assert (answers.model_class, answers.checkpoint, answers.base_image) == (

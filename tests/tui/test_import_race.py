@@ -29,7 +29,11 @@ def _slow_model(project: Path) -> None:
 def _run(project: Path, args: tuple[str, ...], keys: tuple[str, ...]) -> str:
     terminal = Terminal(wizard_command(*args), project, env=NO_ENGINE)
     try:
-        terminal.wait_for("Step ", timeout=60)
+        if terminal.wait_for("Step ", timeout=60) and not args:
+            # With no answers file, the wizard asks first (issue 10): start new.
+            terminal.wait_for("There is no answers.toml in this folder.")
+            terminal.keys("Enter")
+            terminal.wait_gone("There is no answers.toml in this folder.", timeout=60)
         for key in keys:
             terminal.keys(key)
         terminal.wait_for("Step 2 of 10 · Your model", timeout=30)

@@ -69,3 +69,42 @@ def test_key_mismatch(snap_compare, project: Path, quiet_env) -> None:
     app = create_app(project / "answers.toml", project,
                      docker=functools.partial(docker_ops.connect, NO_ENGINE))
     assert snap_compare(app, terminal_size=(80, 24), run_before=_show("model"))
+
+
+def test_finish(snap_compare, project: Path, quiet_env) -> None:
+    """The finish screen after a push, on a fixed receipt (a real one holds a fresh digest
+    and the figures of the run); tests/tui/test_finish.py drives a real push to it."""
+    from wizard.receipt import UploadPlan, receipt_of
+    from wizard.submission import SubmissionRecord
+
+    digest = "sha256:" + "5eed" * 16
+    pinned = f"docker.synapse.org/syn12345678/tiny-model@{digest}"
+    record = SubmissionRecord(
+        image_reference="docker.synapse.org/syn12345678/tiny-model:v1", digest=digest,
+        pinned_reference=pinned, checkpoint_sha256="0" * 64, settings={},
+        torch_version="2.3.1", wizard_version="0", created="2026-01-01T00:00:00+00:00",
+        extra={"upload": {**UploadPlan("docker.synapse.org", "syn12345678/tiny-model", 12, 12,
+                                       1400 * 1024 ** 2, new_repository=True).record(),
+                          "pushed_layers": 12, "mounted_layers": 0, "existing_layers": 0}},
+        verification={
+            "pulled": pinned, "validator": "VALIDATED",
+            "agreement_with_local_run": {"top1": "48/48", "top5": "48/48", "ok": True},
+            "memory_peak_bytes": 1536 * 1024 ** 2, "shm_peak_bytes": 64 * 1024 ** 2,
+            "memory_limit": "32g", "shm_limit": "12g", "time_verdict": "no limit",
+            "time_estimate_s": 5400.0, "time_measured_on": "this machine's CPU (2 cores)"})
+
+    async def run_before(pilot) -> None:
+        await _show("push")(pilot)
+        pilot.app.show_receipt(receipt_of(record), "answers.submission.json")
+        await pilot.pause()
+
+    assert snap_compare(_app(project), terminal_size=(80, 24), run_before=run_before)
+
+
+def test_start_question(snap_compare, project: Path, quiet_env) -> None:
+    """`objectnet-wizard` with no answers file asks first (what model/ holds is filled in)."""
+    from wizard import docker_ops
+
+    app = create_app(None, project, docker=functools.partial(docker_ops.connect, NO_ENGINE),
+                     ask_start=True)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=_show(None))

@@ -40,14 +40,19 @@ def test_missing_checkpoint_and_unknown_class(repo_root: Path, tmp_path: Path) -
     assert not result.ok and "Did you mean 'resnet50'?" in result.message
 
 
+def model_folder(tmp_path: Path, source: str) -> Path:
+    """A model folder whose model_description.py is `source`."""
+    folder = tmp_path / "model"
+    folder.mkdir(exist_ok=True)
+    (folder / "model_description.py").write_text(source)
+    return folder
+
+
 def test_library_classes_are_offered_after_the_folders_own_and_marked(tmp_path) -> None:
     from wizard.model_check import class_choices
 
-    folder = tmp_path / "model"
-    folder.mkdir()
-    (folder / "model_description.py").write_text(
-        "import torch.nn as nn\nfrom torch.nn import Linear\n\n\nclass mine(nn.Module):\n"
-        "    pass\n")
+    folder = model_folder(tmp_path, "import torch.nn as nn\nfrom torch.nn import Linear\n\n\n"
+                          "class mine(nn.Module):\n    pass\n")
     assert class_choices(folder)[0] == ("mine", "mine")
     assert ("Linear (library class from torch.nn.modules.linear)", "Linear") in \
         class_choices(folder)
@@ -56,12 +61,34 @@ def test_library_classes_are_offered_after_the_folders_own_and_marked(tmp_path) 
 def test_a_library_class_that_needs_arguments_gets_the_wrapper(tmp_path) -> None:
     from wizard.model_check import check_model
 
-    folder = tmp_path / "model"
-    folder.mkdir()
-    (folder / "model_description.py").write_text("from torch.nn import Linear\n")
+    folder = model_folder(tmp_path, "from torch.nn import Linear\n")
     result = check_model(folder, "Linear", folder / "none.pth")
     assert not result.ok
     assert "The engine builds the class with no arguments (it is imported from " \
         "torch.nn.modules.linear, not defined in model_description.py): add a wrapper to " \
         "model_description.py, e.g. class my_model(Linear): def __init__(self): " \
         "super().__init__(in_features=..., out_features=...)" in result.message
+
+
+def test_the_wrapper_is_shown_as_three_lines_of_code(tmp_path) -> None:
+    from wizard.model_check import check_model
+
+    folder = model_folder(tmp_path, "import torch.nn as nn\nfrom torch.nn import Linear\n\n\n"
+                          "class needy(nn.Module):\n    def __init__(self, width):\n"
+                          "        super().__init__()\n")
+    result = check_model(folder, "Linear", folder / "none.pth")
+    assert result.example == ("class my_model(Linear):", "    def __init__(self):",
+                              "        super().__init__(in_features=..., out_features=...)")
+    assert result.shown().endswith(
+        "add a wrapper to model_description.py, e.g.:\n"
+        "    class my_model(Linear):\n"
+        "        def __init__(self):\n"
+        "            super().__init__(in_features=..., out_features=...)")
+    own = check_model(folder, "needy", folder / "none.pth")
+    assert own.example[-1] == "        super().__init__(width=...)"
+    assert "(it is imported from" not in own.message
+    # A class that builds, or fails for another reason, gets no wrapper.
+    model_folder(tmp_path, "import torch.nn as nn\n\n\nclass broken(nn.Module):\n"
+                 "    def __init__(self):\n        raise ValueError('no')\n")
+    broken = check_model(folder, "broken", folder / "none.pth")
+    assert not broken.ok and broken.example == () and broken.shown() == broken.message

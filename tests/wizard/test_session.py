@@ -3,8 +3,10 @@ the one overwrite policy, the step to open at, display paths and the pipeline's 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+import pytest
 from projects import make_project, tiny_answers
 
 from wizard.answers_file import load_answers, save_answers
@@ -95,3 +97,54 @@ def test_the_pipeline_follows_the_answers(tmp_path: Path) -> None:
     assert second.cancel is session.cancel
     second.emit("hello")
     assert events == ["hello"]
+
+
+def test_the_save_state_says_what_changed_and_writes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "answers.toml"
+    save_answers(tiny_answers(), path)
+    path.write_text("# the user's notes\n" + path.read_text())
+    before = path.read_text()
+    session = Session.open(path, tmp_path)
+    assert session.changed() == [] and session.save_state() == "answers.toml is up to date"
+    session.set("tag", "v2")
+    session.set("batch_size", 4)
+    assert session.changed() == ["batch_size", "tag"]  # in the answers file's order
+    assert session.save_state() == ("answers.toml is not saved: batch_size, tag changed; "
+                                    "ctrl+s saves these answers")
+    assert path.read_text() == before
+    session.save()
+    assert session.changed() == [] and session.save_state() == "answers.toml is up to date"
+
+
+def test_the_save_state_of_a_new_file_and_of_one_not_opened(tmp_path: Path) -> None:
+    session = Session.open(None, tmp_path)
+    assert session.save_state() == "answers.toml is not saved yet: ctrl+s saves these answers"
+    (tmp_path / "answers.toml").write_text("# someone else's\n")
+    session = Session.open(None, tmp_path)
+    assert not session.up_to_date  # it exists, but this session never read it
+    assert session.save_state() == ("answers.toml was not opened here and is left as it is: "
+                                    "ctrl+s replaces it")
+
+
+def test_an_answers_file_to_open_must_be_a_file(tmp_path: Path) -> None:
+    from wizard.session import answers_file_to_open
+
+    (tmp_path / "mine.toml").write_text("")
+    (tmp_path / "folder").mkdir()
+    assert answers_file_to_open(" mine.toml ", tmp_path) == (tmp_path / "mine.toml").resolve()
+    for typed, said in (("", "type the path of an answers file, or start new"),
+                        ("nope.toml", '"nope.toml" does not exist: give the path of an '
+                         "answers file (e.g. answers.toml), or start new"),
+                        ("folder", '"folder" is a folder: give the path'),
+                        ("x" * 5000, "cannot be opened")):
+        with pytest.raises(ValueError, match=re.escape(said)):
+            answers_file_to_open(typed, tmp_path)
+
+
+def test_prefill_fills_only_what_is_still_a_default(tmp_path: Path) -> None:
+    session = Session.open(None, tmp_path)
+    session.set("model_class", "mine")
+    session.prefill({"model_class": "tiny", "checkpoint": "tiny.pth", "not_a_field": "x"})
+    assert session.draft["model_class"] == "mine"
+    assert session.draft["checkpoint"] == "tiny.pth" and "not_a_field" not in session.draft
+    assert session.unsaved and not (tmp_path / "answers.toml").exists()

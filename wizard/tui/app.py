@@ -31,6 +31,7 @@ from wizard.tui.screens.base_image import BaseImageScreen
 from wizard.tui.screens.build import BuildScreen
 from wizard.tui.screens.confirm import ConfirmScreen, QuitScreen
 from wizard.tui.screens.environment import EnvironmentScreen
+from wizard.tui.screens.finish import FinishScreen
 from wizard.tui.screens.help import HelpScreen
 from wizard.tui.screens.image_smoke import ImageSmokeScreen
 from wizard.tui.screens.jump import JumpScreen
@@ -41,11 +42,13 @@ from wizard.tui.screens.review import ReviewScreen
 from wizard.tui.screens.settings import SettingsScreen
 from wizard.tui.screens.smoke import SmokeScreen
 from wizard.tui.screens.stage import STAGE_GROUP, EventRelay, StageScreen
+from wizard.tui.screens.start import StartChoice, StartScreen
 from wizard.tui.widgets.notice import Notice
 from wizard.tui.widgets.step_bar import StepBar
 
 if TYPE_CHECKING:
     from wizard.pipeline import Pipeline
+    from wizard.receipt import Receipt
 
 STEP_SCREENS: tuple[tuple[str, str, type[StepScreen]], ...] = (
     ("environment", "Env", EnvironmentScreen),
@@ -89,14 +92,19 @@ class WizardApp(App[int]):
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
-    def __init__(self, session: Session, *, start: str) -> None:
+    def __init__(self, session: Session, *, start: str, ask_start: bool = False) -> None:
         super().__init__()
         self.session = session
         self.start_step = start
+        self.ask_start = ask_start
+        """Ask first whether to open an answers file or start new (no file was given)."""
         self.relay = EventRelay()
         session.on_event = self.relay
         self.running_label: str | None = None
         self._quitting = False
+        self.receipt: Receipt | None = None
+        """The receipt of the last push, shown on the finish screen (and its reference
+        printed when the wizard exits)."""
 
     # -- steps ---------------------------------------------------------------------------
 
@@ -104,6 +112,30 @@ class WizardApp(App[int]):
         for key, _label, screen in STEP_SCREENS:
             self.install_screen(screen(), key)
         await self.push_screen(self.start_step)
+        if self.ask_start:
+            self.push_screen(StartScreen(self.session.project_root,
+                                         self.session.answers_path.name), self._started)
+        else:
+            await self._tell_load_problems()
+
+    async def _started(self, choice: StartChoice | None) -> None:
+        """The start dialog's answer: new answers prefilled, or a file opened in their stead
+        (at its first step not yet valid)."""
+        if choice is None:
+            return
+        if choice.open_path is not None:
+            path = choice.open_path
+            self.session = Session.open(path, path.parent,
+                                        docker=self.session.docker_factory)
+            self.session.on_event = self.relay
+            self.screen.query(Notice).remove()
+            # Awaited: the notice is mounted into that step's layout, which must exist first.
+            await self.switch_screen(self.session.first_step_to_fix())
+            await self._tell_load_problems()
+        elif choice.values:
+            self.session.prefill(choice.values)
+
+    async def _tell_load_problems(self) -> None:
         session = self.session
         problems = session.opening_problems()
         if problems:
@@ -233,6 +265,8 @@ class WizardApp(App[int]):
                 return
             try:
                 self.notify(session.save(), markup=False)
+                if isinstance(self.screen, StepScreen):
+                    self.screen.answers_saved()
             except OSError as error:
                 self.notify(f"cannot save {name}: {error.strerror}", severity="error",
                             markup=False)
@@ -247,6 +281,11 @@ class WizardApp(App[int]):
                 f"{name} exists and was not opened by this "
                 "session. Replace it with these answers?", yes="Replace", no="Keep it"),
                 save_now)
+
+    def show_receipt(self, receipt: Receipt, record_name: str) -> None:
+        """End on the finish screen: the push's receipt and the reference to submit."""
+        self.receipt = receipt
+        self.push_screen(FinishScreen(receipt, record_name))
 
     # -- stages ------------------------------------------------------------------------
 
@@ -315,23 +354,37 @@ class WizardApp(App[int]):
 
 
 def create_app(answers_path: Path | None = None, project_root: Path | None = None, *,
-               docker: DockerFactory | None = None) -> WizardApp:
+               docker: DockerFactory | None = None, ask_start: bool = False) -> WizardApp:
     """The wizard for a project folder. `answers_path` (default: answers.toml in the project
     folder) is read when it exists; the app then opens at the first step not yet valid.
     `docker` is a zero-argument factory returning the wizard.docker_ops client (default:
-    docker_ops.connect, imported only when a step needs Docker)."""
+    docker_ops.connect, imported only when a step needs Docker). `ask_start`: with no
+    answers file, first ask whether to open one or start new from the model folder."""
     session = Session.open(answers_path, project_root, docker=docker)
     start = session.first_step_to_fix() if session.opened else "environment"
-    return WizardApp(session, start=start)
+    return WizardApp(session, start=start,
+                     ask_start=ask_start and not session.answers_path.exists())
 
 
-def run_tui(answers_path: Path | None, project_root: Path) -> int:
+def run_tui(answers_path: Path | None, project_root: Path | None = None) -> int:
     """Run the wizard in this terminal; returns the exit code (0, or 130 when the user
-    quit during a stage and it was cancelled)."""
-    result = create_app(answers_path, project_root).run()
+    quit during a stage and it was cancelled). With no `answers_path`, ./answers.toml is
+    opened when it exists; otherwise the wizard asks whether to open another file or start
+    new. After a push, the reference to submit is printed (copying it from the finish screen
+    needs a terminal that allows it)."""
+    if answers_path is None and (Path.cwd() / "answers.toml").is_file():
+        answers_path = Path("answers.toml")
+    root = project_root or (answers_path or Path("answers.toml")).resolve().parent
+    app = create_app(answers_path, root, ask_start=answers_path is None)
+    result = app.run()
     # A check may still be importing torch in its thread; let it finish before the
     # interpreter shuts down under it.
     from wizard.local_torch import wait_idle
 
     wait_idle(timeout=60)
+    if app.receipt is not None:
+        from rich.console import Console
+        from rich.text import Text
+
+        Console(soft_wrap=True).print(Text(app.receipt.exit_line()), highlight=False)
     return EXIT_OK if result is None else int(result)

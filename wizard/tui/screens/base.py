@@ -68,6 +68,9 @@ class StepScreen(Screen):
         """Bring the screen up to date with the draft answers (they may have changed on
         another step, or been loaded from a file)."""
 
+    def answers_saved(self) -> None:
+        """The answers file was just written (ctrl+s): update what says whether it was."""
+
     def commit(self) -> bool:
         """Check this step's fields before going on; show each error next to its field and
         focus the first one. Returns True when the step is complete."""

@@ -1,6 +1,8 @@
-"""Step 2: the model folder, the class (discovered in model_description.py), the checkpoint
-(picked among the folder's files), and a background check that loads the checkpoint into
-the class, as the engine will, showing missing and unexpected keys."""
+"""Step 2: the model folder, the class (discovered in model_description.py: its own classes
+first, then the library classes it imports, marked as such), the checkpoint (picked among the
+folder's files), and a background check that loads the checkpoint into the class, as the
+engine will, showing missing and unexpected keys, or the wrapper a class needs when it cannot
+be built with no arguments."""
 
 from __future__ import annotations
 
@@ -43,6 +45,29 @@ def _keys(label: str, keys: list[str]) -> str:
     return f"\n  {label}: " + ", ".join(keys[:SHOWN_KEYS]) + more
 
 
+def _classes_found(choices: list[tuple[str, str]]) -> str:
+    """How many classes model_description.py defines itself and how many it imports (a
+    library class's label is more than its name: model_check.class_choices marks it)."""
+    if not choices:
+        return "model_description.py defines no nn.Module class"
+    library = sum(1 for label, name in choices if label != name)
+    own = len(choices) - library
+    text = f"{own} class(es) in model_description.py"
+    if library:
+        text += (f", and {library} imported from libraries (they often need arguments; "
+                 "the engine builds a class with none)")
+    return text
+
+
+def _library_note(choices: list[tuple[str, str]], value: object) -> str:
+    """Said when a library class is picked: it is built with no arguments."""
+    for label, name in choices:
+        if name == value and label != name:
+            return (f"{label}: the engine builds it with no arguments, as the demo did; if it "
+                    "needs some, define a class that wraps it in model_description.py")
+    return ""
+
+
 class ModelScreen(StepScreen):
     STEP = "model"
     TITLE = "Your model"
@@ -53,7 +78,8 @@ class ModelScreen(StepScreen):
         self._loading = False
         self._check_key: tuple[Any, ...] | None = None
         self.check_result: Any = None
-        self.model_classes: list[str] = []
+        self.class_choices: list[tuple[str, str]] = []
+        """(label, name) per class: the folder's own first, library classes marked."""
 
     def compose_body(self) -> ComposeResult:
         yield Field("model_dir", "Model folder", value=self.answer("model_dir"),
@@ -79,7 +105,7 @@ class ModelScreen(StepScreen):
             self.query_one("#trust-checkpoint", Checkbox).value = \
                 bool(self.answer("trust_checkpoint"))
             self._fill_checkpoints()
-            self._fill_classes(self.model_classes)
+            self._fill_classes(self.class_choices)
         finally:
             self._loading = False
         self._discover()
@@ -115,12 +141,12 @@ class ModelScreen(StepScreen):
             self._note("checkpoint-note", f"no checkpoint file in {self.answer('model_dir')}/: "
                        "copy your .pth, .pt or .safetensors file there", error=True)
 
-    def _fill_classes(self, classes: list[str]) -> None:
+    def _fill_classes(self, choices: list[tuple[str, str]]) -> None:
         select = self.query_one("#model-class", Select)
         current = self.answer("model_class")
-        options = [(name, name) for name in classes]
-        if current and current not in classes:
-            options.insert(0, (f"{current} (not found)" if classes else current, current))
+        options = list(choices)
+        if current and current not in [name for _, name in choices]:
+            options.insert(0, (f"{current} (not found)" if choices else current, current))
         with self.prevent(Select.Changed):
             select.set_options(options)
             select.value = current if current else Select.NULL
@@ -135,12 +161,14 @@ class ModelScreen(StepScreen):
         self._list_classes(model_dir)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="model-classes")
-    def _list_classes(self, model_dir: Path) -> tuple[Path, list[str], str | None]:
-        """(folder, classes, problem): model code that fails to import is a finding."""
-        from wizard.model_check import list_classes
+    def _list_classes(self, model_dir: Path
+                      ) -> tuple[Path, list[tuple[str, str]], str | None]:
+        """(folder, (label, name) per class, problem): model code that fails to import is a
+        finding."""
+        from wizard.model_check import class_choices
 
         try:
-            return model_dir, list_classes(model_dir), None
+            return model_dir, class_choices(model_dir), None
         except Exception as error:
             return model_dir, [], error_text(error)
 
@@ -193,25 +221,23 @@ class ModelScreen(StepScreen):
             return
         if worker.group == "model-classes":
             if worker.error is not None:
-                model_dir, classes, problem = None, [], error_text(worker.error)
+                model_dir, choices, problem = None, [], error_text(worker.error)
             else:
                 assert worker.result is not None  # a worker that succeeded holds its result
-                model_dir, classes, problem = worker.result
+                model_dir, choices, problem = worker.result
             if problem is not None:
-                self.model_classes = []
+                self.class_choices = []
                 self._note("class-note", self.session.short(problem), error=True)
             else:
                 if model_dir != self._model_dir():
                     return
-                self.model_classes = classes
+                self.class_choices = choices
                 self._loading = True
-                self._fill_classes(classes)
+                self._fill_classes(choices)
                 self._loading = False
                 select = self.query_one("#model-class", Select)
-                select.prompt = f"(pick one of {len(classes)})" if classes else "(none found)"
-                self._note("class-note", f"{len(classes)} class(es) in model_description.py"
-                           if classes else "model_description.py defines no nn.Module class",
-                           error=not classes)
+                select.prompt = f"(pick one of {len(choices)})" if choices else "(none found)"
+                self._note("class-note", _classes_found(choices), error=not choices)
         elif worker.group == "model-check":
             if worker.error is not None:
                 self.check_result = None
@@ -223,7 +249,7 @@ class ModelScreen(StepScreen):
                 return
             self.check_result = result
             self._note("checkpoint-note", self.session.short(info))
-            text = result.message
+            text = result.shown()
             if not result.ok:
                 if result.missing:
                     text += _keys("missing", result.missing)
@@ -231,7 +257,9 @@ class ModelScreen(StepScreen):
                     text += _keys("unexpected", result.unexpected)
                 if result.shapes:
                     text += _keys("other shape", result.shapes)
-                text += "\n→ pick the class the checkpoint was trained with, or re-export it"
+                if result.missing or result.unexpected or result.shapes:
+                    text += ("\n→ pick the class the checkpoint was trained with, or "
+                             "re-export it")
             self._show_check(text, ok=result.ok)
             if findings:
                 lines = [f"! {f.path.name}:{f.line}: {f.what}: {f.fix}" for f in findings[:3]]
@@ -261,7 +289,7 @@ class ModelScreen(StepScreen):
         if self._loading or value == self.answer("model_class"):
             return
         self.session.set("model_class", value)
-        self._note("class-note", "")
+        self._note("class-note", _library_note(self.class_choices, value))
         self.set_status("")
         self._start_check()
 

@@ -1,6 +1,7 @@
 """Step 10: the pipeline's push stage: log in (the token is typed into a password field or
-taken from SYNAPSE_AUTH_TOKEN, used once, never shown, logged or saved), push, and show the
-digest the challenge will pull."""
+taken from SYNAPSE_AUTH_TOKEN, used once, never shown, logged or saved), push, verify, and end
+on the finish screen: the receipt from the submission record and the pinned reference to
+submit."""
 
 from __future__ import annotations
 
@@ -90,11 +91,26 @@ class PushScreen(StageScreen):
             self.show_outcome("… logging in and pushing")
 
     def stage_done(self, result: Any) -> None:
+        from wizard.errors import WizardError
+        from wizard.receipt import receipt_of
+        from wizard.submission import read_submissions
+
         self.digest = str(result)
         pipeline = self.wizard.pipeline()
-        record = ""
-        if pipeline is not None and pipeline.state.record is not None:
-            record = f"\nsubmission record: {self.session.show_path(pipeline.state.record)}"
+        path = pipeline.state.record if pipeline is not None else None
         answers = self.session.answers()
         reference = answers.image_reference() if answers is not None else ""
-        self.show_outcome(f"✓ pushed {reference}\ndigest: {self.digest}{record}")
+        if path is None:
+            self.show_outcome(f"✓ pushed {reference}\ndigest: {self.digest}")
+            return
+        record_name = self.session.show_path(path)
+        try:
+            newest = read_submissions(path)[-1]
+        except (WizardError, IndexError) as error:
+            self.show_outcome(f"✓ pushed {reference}\ndigest: {self.digest}\n✗ the record "
+                              f"{record_name} cannot be read back: {error}", error=True)
+            return
+        receipt = receipt_of(newest)
+        self.show_outcome(f"✓ pushed {newest.pinned_reference}\nsubmission record: "
+                          f"{record_name}")
+        self.wizard.show_receipt(receipt, record_name)

@@ -1,17 +1,23 @@
 """Step 6: the pipeline's check and render stages. Shows the Dockerfile just written (with
-syntax highlighting), the answers as TOML (saved beside it, since the Dockerfile names
-them), and the checks' warnings."""
+syntax highlighting), the answers as TOML, what of the model folder goes into the image
+(with sizes, and what is left out and why), and the checks' warnings.
+
+The answers file is never written here unasked: the step says whether the file holds these
+answers, and ctrl+s (or the Save button shown when it does not) writes it. Rewriting it
+would drop the user's comments."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, VerticalScroll
 from textual.widgets import Button, Static, TabbedContent, TabPane
 
+from wizard import model_folder
 from wizard.tui.screens.stage import StageScreen
 
 if TYPE_CHECKING:
@@ -29,7 +35,7 @@ def highlighted(text: str, lexer: str) -> Syntax:
 class ReviewScreen(StageScreen):
     STEP = "review"
     TITLE = "Review the Dockerfile"
-    INTRO = "Written to the project folder from your answers, which are saved beside it."
+    INTRO = "Written to the project folder from your answers; ctrl+s saves them."
     BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+r", "render", "Render again")]
 
     def __init__(self) -> None:
@@ -37,10 +43,15 @@ class ReviewScreen(StageScreen):
         self.rendered_for: Any = None
         self.dockerfile_text = ""
         self.answers_text = ""
+        self.files_text = ""
+        self.written = ""
+        """What the last render wrote, as the outcome line names it."""
         self._force = False
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="stage-outcome", markup=False)
+        with Horizontal(id="review-save-row"):
+            yield Button("Save answers (ctrl+s)", id="review-save", compact=True)
         yield Static("", id="review-warnings", markup=False)
         with Horizontal(id="review-actions"):
             yield Button("Overwrite that Dockerfile", id="review-force", compact=True,
@@ -50,10 +61,27 @@ class ReviewScreen(StageScreen):
                 yield Static("", id="dockerfile")
             with TabPane("answers", id="tab-answers"), VerticalScroll():
                 yield Static("", id="answers-toml")
+            with TabPane("model files", id="tab-files"), VerticalScroll():
+                yield Static("", id="model-files", markup=False)
 
     def on_mount(self) -> None:
         self.query_one("#review-actions").display = False
         self.query_one("#review-warnings").display = False
+        self.query_one("#review-save-row").display = False
+
+    def answers_saved(self) -> None:
+        if self.rendered_for is not None:
+            self._show_saved()
+
+    def _show_saved(self) -> None:
+        """What was written, and whether the answers file holds these answers (a Save
+        button when it does not)."""
+        self.show_outcome(f"✓ wrote {self.written}; {self.session.save_state()}")
+        self.query_one("#review-save-row").display = not self.session.up_to_date
+
+    @on(Button.Pressed, "#review-save")
+    def _save(self) -> None:
+        self.wizard.action_save()
 
     def refresh_from_draft(self) -> None:
         pipeline = self.wizard.pipeline()
@@ -62,6 +90,8 @@ class ReviewScreen(StageScreen):
             return
         if pipeline.answers != self.rendered_for and not self.running:
             self.action_render()
+        elif self.rendered_for is not None:
+            self._show_saved()
 
     def action_render(self) -> None:
         pipeline = self.ready_pipeline()
@@ -93,20 +123,16 @@ class ReviewScreen(StageScreen):
         self.query_one("#dockerfile", Static).update(highlighted(self.dockerfile_text, "docker"))
         self.answers_text = dumps_answers(result)
         self.query_one("#answers-toml", Static).update(highlighted(self.answers_text, "toml"))
-        answers_name = self.session.show_path(self.session.answers_path)
-        if self.session.up_to_date:
-            # Rewriting an unchanged file would only drop the user's comments.
-            saved = f"{answers_name} is up to date"
-        elif self.session.may_save:
-            try:
-                saved = self.session.save()
-            except OSError as error:
-                saved = f"✗ {answers_name} not saved: {error.strerror}"
-        else:
-            saved = f"{answers_name} not saved (it was not opened here): ctrl+s saves it"
-        written = ", ".join(self.session.show_path(p) for p in pipeline.state.rendered) \
+        entries = pipeline.state.model_files if pipeline else []
+        self.files_text = "\n".join(model_folder.summary_lines(entries, limit=200))
+        self.query_one("#model-files", Static).update(self.files_text)
+        included = model_folder.included(entries)
+        self.query_one("#review-tabs", TabbedContent).get_tab("tab-files").label = Text(
+            f"model files ({len(included)}, "
+            f"{model_folder.human_size(sum(e.size for e in included))})")
+        self.written = ", ".join(self.session.show_path(p) for p in pipeline.state.rendered) \
             if pipeline else "Dockerfile"
-        self.show_outcome(f"✓ wrote {written}; {saved}")
+        self._show_saved()
         self.warnings = list(pipeline.state.warnings) if pipeline else []
         notes = self.query_one("#review-warnings", Static)
         notes.update("\n".join(f"! {self.session.short(w)}" for w in self.warnings))
