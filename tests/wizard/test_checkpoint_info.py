@@ -219,3 +219,18 @@ def test_the_check_stage_calls_an_exploit_what_it_is(tmp_path):
     line = next(w for w in warnings if "x.pth" in w)
     assert "posix.system" in line and "not a torch model class" in line
     assert "whole pickled model" not in line
+
+
+def test_the_torch_a_base_image_should_match(files):
+    from wizard.checkpoint_info import LEGACY_TORCH, checkpoint_torch, local_torch_version
+
+    local = local_torch_version()
+    assert checkpoint_torch(None) == (local, "no checkpoint yet: assumed to match the torch "
+                                             "installed here")
+    assert checkpoint_torch(files["meta.safetensors"]) == \
+        ("2.3.1", "meta.safetensors records torch 2.3.1")
+    version, why = checkpoint_torch(files["legacy.pth"])
+    assert version == LEGACY_TORCH and why.startswith("legacy.pth is in the legacy format")
+    version, why = checkpoint_torch(files["state.pth"])
+    assert version == local and why.startswith("state.pth was likely saved by the torch "
+                                               "installed here")

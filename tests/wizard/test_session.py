@@ -95,3 +95,14 @@ def test_the_pipeline_follows_the_answers(tmp_path: Path) -> None:
     assert second.cancel is session.cancel
     second.emit("hello")
     assert events == ["hello"]
+
+
+def test_field_error_is_the_core_message_without_the_field_name() -> None:
+    from wizard.session import REQUIRED, field_error
+
+    assert field_error("model_class", None) == REQUIRED
+    assert field_error("tag", None) is None  # optional: blank is its default
+    assert field_error("batch_size", 8) is None
+    error = field_error("batch_size", -3)
+    assert error is not None and "-3" in error and not error.startswith("batch_size:")
+    assert field_error("synapse_project_id", "12345") is not None

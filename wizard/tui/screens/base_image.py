@@ -14,30 +14,11 @@ from textual.widgets import DataTable, Input, Static
 from textual.worker import Worker, WorkerState
 
 from wizard import base_images
+from wizard.checkpoint_info import checkpoint_torch
 from wizard.tui.screens.base import StepScreen
 from wizard.tui.widgets.field import Field
 
 STAR = "★"
-
-
-def checkpoint_torch(path: Path | None) -> tuple[str | None, str]:
-    """The torch version to match and how it is known (imports torch: call from a worker)."""
-    from wizard.checkpoint_info import LEGACY_TORCH, inspect, local_torch_version
-
-    local = local_torch_version()
-    if path is None or not path.is_file():
-        return local, "no checkpoint yet: assumed to match the torch installed here"
-    info = inspect(path, with_sha256=False)
-    version = info.torch_for_check(local)
-    if info.torch_version:
-        return version, f"{path.name} records torch {info.torch_version}"
-    if version == LEGACY_TORCH:
-        return version, (f"{path.name} is in the legacy format: saved by torch < 1.6, which "
-                         "every newer torch reads")
-    if version == local:
-        why = f" ({info.evidence})" if info.evidence else ""
-        return version, (f"{path.name} was likely saved by the torch installed here{why}")
-    return version, f"{path.name} needs torch {version} or newer: {info.evidence}"
 
 
 class BaseImageScreen(StepScreen):

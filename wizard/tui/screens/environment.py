@@ -13,8 +13,9 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Static
 from textual.worker import Worker, WorkerState
 
+from wizard.errors import error_text
+from wizard.local_torch import torch_facts
 from wizard.tui.screens.base import StepScreen
-from wizard.tui.screens.stage import error_text
 
 CHECKING, OK, MISSING, ADVICE = "…", "✓", "✗", "!"
 
@@ -22,14 +23,6 @@ DOCKER_FIX = ("the Dockerfile and the local smoke run work without it; the build
               "in-image test and the push need it")
 TORCH_FIX = ("install torch and torchvision next to the wizard (`make venv`); the model "
              "check and the local smoke run need them, the image brings its own")
-
-
-def _torch_facts() -> tuple[str | None, list[str]]:
-    """The local torch version and the GPUs it sees (imports torch: call from a worker)."""
-    from wizard.local_torch import gpu_names, torch_version
-
-    version = torch_version()
-    return (None, []) if version is None else (version, gpu_names())
 
 
 class CheckRow(Horizontal):
@@ -114,7 +107,7 @@ class EnvironmentScreen(StepScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="env-torch")
     def _check_torch(self) -> tuple[str | None, list[str]]:
-        return _torch_facts()
+        return torch_facts()
 
     @on(Worker.StateChanged)
     def _checked(self, event: Worker.StateChanged) -> None:

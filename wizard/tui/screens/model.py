@@ -14,28 +14,13 @@ from textual.containers import Horizontal
 from textual.widgets import Checkbox, Label, Select, Static
 from textual.worker import Worker, WorkerState
 
-from wizard.errors import WizardError
+from wizard.errors import WizardError, error_text
+from wizard.model_folder import checkpoint_candidates
 from wizard.tui.screens.base import StepScreen
-from wizard.tui.screens.stage import error_text
 from wizard.tui.widgets.field import Field
 from wizard.tui.widgets.toggles import Tick
 
-NOT_CHECKPOINTS = {".py", ".pyc", ".txt", ".md", ".json", ".toml", ".yaml", ".yml", ".cfg"}
 SHOWN_KEYS = 4
-
-
-def checkpoint_candidates(model_dir: Path) -> list[str]:
-    """Files of the model folder (and one level below) that could be checkpoints, relative
-    to it: everything but code, text and hidden files."""
-    if not model_dir.is_dir():
-        return []
-    found = []
-    for path in sorted(model_dir.glob("*")) + sorted(model_dir.glob("*/*")):
-        relative = path.relative_to(model_dir)
-        if (path.is_file() and path.suffix.lower() not in NOT_CHECKPOINTS
-                and not any(part.startswith((".", "__")) for part in relative.parts)):
-            found.append(relative.as_posix())
-    return found
 
 
 def _keys(label: str, keys: list[str]) -> str:
