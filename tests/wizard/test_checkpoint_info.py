@@ -205,9 +205,9 @@ def test_an_exploit_is_not_called_a_pickled_model(tmp_path):
 
 
 def test_the_check_stage_calls_an_exploit_what_it_is(tmp_path):
-    from projects import make_project, tiny_answers
+    from projects import make_project
 
-    from wizard.pipeline import checkpoint_warnings
+    from wizard import findings
 
     class Exploit:
         def __reduce__(self):
@@ -215,8 +215,8 @@ def test_the_check_stage_calls_an_exploit_what_it_is(tmp_path):
 
     root = make_project(tmp_path / "project")
     torch.save({"weights": torch.zeros(1), "payload": Exploit()}, root / "model" / "x.pth")
-    _, warnings = checkpoint_warnings(tiny_answers(checkpoint="x.pth"), root)
-    line = next(w for w in warnings if "x.pth" in w)
+    _, found = findings.checkpoint(root / "model" / "x.pth", trust=False)
+    line = next(f.detail for f in found if "x.pth" in f.detail)
     assert "posix.system" in line and "not a torch model class" in line
     assert "whole pickled model" not in line
 

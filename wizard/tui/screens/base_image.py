@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.widgets import DataTable, Input, Static
 from textual.worker import Worker, WorkerState
 
-from wizard import base_images
+from wizard import base_images, findings
 from wizard.checkpoint_info import checkpoint_torch
 from wizard.tui.screens.base import StepScreen
 from wizard.tui.widgets.field import Field
@@ -136,11 +136,5 @@ class BaseImageScreen(StepScreen):
         if not ref or field.error() is not None:
             warnings.update("")
             return
-        found = base_images.check(ref, self.torch_version)
-        image = base_images.find(ref)
-        if found:
-            warnings.update("\n".join(f"! {w}" for w in found))
-        elif image is not None:
-            warnings.update(f"✓ {image.describe()}")
-        else:
-            warnings.update("")
+        found = findings.base_image(ref, self.torch_version)
+        warnings.update("\n".join(f"{f.mark} {f.shown}" for f in found))

@@ -14,18 +14,13 @@ from textual.containers import Horizontal
 from textual.widgets import Checkbox, Label, Select, Static
 from textual.worker import Worker, WorkerState
 
+from wizard import findings
 from wizard.errors import WizardError, error_text
+from wizard.findings import Finding, Status
 from wizard.model_folder import checkpoint_candidates
 from wizard.tui.screens.base import StepScreen
 from wizard.tui.widgets.field import Field
 from wizard.tui.widgets.toggles import Tick
-
-SHOWN_KEYS = 4
-
-
-def _keys(label: str, keys: list[str]) -> str:
-    more = f" and {len(keys) - SHOWN_KEYS} more" if len(keys) > SHOWN_KEYS else ""
-    return f"\n  {label}: " + ", ".join(keys[:SHOWN_KEYS]) + more
 
 
 class ModelScreen(StepScreen):
@@ -37,7 +32,8 @@ class ModelScreen(StepScreen):
         super().__init__()
         self._loading = False
         self._check_key: tuple[Any, ...] | None = None
-        self.check_result: Any = None
+        self.check_result: Finding | None = None
+        """Whether the checkpoint loads into the class (wizard.findings.model)."""
         self.classes: list[str] = []
 
     def compose_body(self) -> ComposeResult:
@@ -157,19 +153,18 @@ class ModelScreen(StepScreen):
         self._check(key)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="model-check")
-    def _check(self, key: tuple[Any, ...]) -> tuple[tuple[Any, ...], Any, str, list[Any]]:
-        from wizard import offline
+    def _check(self, key: tuple[Any, ...]
+               ) -> tuple[tuple[Any, ...], Finding, str, list[Finding]]:
         from wizard.checkpoint_info import describe, inspect
-        from wizard.model_check import check_model
 
         model_dir, model_class, checkpoint, trust = key
         path = model_dir / checkpoint
         try:
             info = describe(inspect(path, with_sha256=False))
-        except WizardError as error:  # unreadable: check_model says why, next to the field
+        except WizardError as error:  # unreadable: the check says why, next to the field
             info = str(error)
-        result = check_model(model_dir, model_class, path, trust)
-        return key, result, info, offline.scan(model_dir)
+        return (key, findings.model(model_dir, model_class, path, trust), info,
+                findings.offline(model_dir))
 
     @on(Worker.StateChanged)
     def _worker_done(self, event: Worker.StateChanged) -> None:
@@ -197,35 +192,29 @@ class ModelScreen(StepScreen):
         elif worker.group == "model-check":
             if event.state == WorkerState.ERROR:
                 self.check_result = None
-                self._show_check(error_text(worker.error), ok=False)
+                self._show_check(Finding(findings.CHECKPOINT, Status.ERROR,
+                                         error_text(worker.error) if worker.error else "failed"))
                 return
-            key, result, info, findings = worker.result
+            key, result, info, offline = worker.result
             if key != self._check_key:
                 return
             self.check_result = result
             self._note("checkpoint-note", self.session.short(info))
-            text = result.message
-            if not result.ok:
-                if result.missing:
-                    text += _keys("missing", result.missing)
-                if result.unexpected:
-                    text += _keys("unexpected", result.unexpected)
-                if result.shapes:
-                    text += _keys("other shape", result.shapes)
-                text += "\n→ pick the class the checkpoint was trained with, or re-export it"
-            self._show_check(text, ok=result.ok)
-            if findings:
-                lines = [f"! {f.path.name}:{f.line}: {f.what}: {f.fix}" for f in findings[:3]]
-                offline = "Not offline-ready (the challenge has no network):\n" + "\n".join(lines)
+            self._show_check(result)
+            downloads = [f for f in offline if not f.ok]
+            if downloads:
+                lines = [f"{f.mark} {f}" for f in downloads[:3]]
+                text = "Not offline-ready (the challenge has no network):\n" + "\n".join(lines)
             else:
-                offline = "✓ offline-ready: no downloads found in the model code"
-            self.query_one("#offline", Static).update(offline)
+                text = "\n".join(f"{f.mark} {f.name}: {f.shown}" for f in offline)
+            self.query_one("#offline", Static).update(text)
 
-    def _show_check(self, text: str, *, ok: bool) -> None:
+    def _show_check(self, finding: Finding) -> None:
+        text = finding.shown + (f"\n→ {finding.fix}" if finding.fix else "")
         check = self.query_one("#model-check", Static)
-        check.update(("✓ " if ok else "✗ ") + self.session.short(text))
-        check.set_class(not ok, "-error")
-        check.set_class(ok, "-ok")
+        check.update(f"{finding.mark} " + self.session.short(text))
+        check.set_class(not finding.ok, "-error")
+        check.set_class(finding.ok, "-ok")
 
     # -- edits -----------------------------------------------------------------------------
 
