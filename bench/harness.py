@@ -29,10 +29,11 @@ from PIL import Image  # noqa: E402
 
 from engine import compat, devices, fastpath  # noqa: E402
 from engine.config import Config  # noqa: E402
-from engine.images import find_images, load_rgb  # noqa: E402
+from engine.images import load_rgb  # noqa: E402
 from engine.plugin import build_model, load_model_module, load_transform  # noqa: E402
 from engine.predict import Predictor  # noqa: E402
-from engine.run import Summary, run  # noqa: E402
+from engine.run import Rates, Summary, run  # noqa: E402
+from engine.scan import find_images  # noqa: E402
 from wizard.samples import LARGE_SIZE, SAMPLE_SIZES, make_checkpoint, make_images  # noqa: E402
 
 __all__ = ["LARGE_SIZE", "build_model", "load_transform"]  # for the scripts, after sys.path
@@ -61,8 +62,8 @@ def _own_cpu_s() -> float:
 
 
 @dataclasses.dataclass
-class Measure:
-    """One timed piece of work."""
+class Measure(Rates):
+    """One timed piece of work; its rates are the engine's (engine.run.Rates)."""
 
     images: int
     wall_s: float
@@ -72,16 +73,6 @@ class Measure:
     """Share of the machine's cores other processes kept busy meanwhile (0..1), if known."""
     startup_s: float = 0.0
     """Of wall_s, the part before images flow: model construction, checkpoint load, checks."""
-
-    @property
-    def img_per_s(self) -> float:
-        return self.images / self.wall_s if self.wall_s > 0 else 0.0
-
-    @property
-    def steady_img_per_s(self) -> float:
-        """The rate once the model is loaded: what a 50,273-image run sees."""
-        busy = self.wall_s - self.startup_s
-        return self.images / busy if busy > 0 else 0.0
 
 
 class Meter:

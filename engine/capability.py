@@ -32,8 +32,8 @@ def torch_cpu_bf16() -> Optional[bool]:
     before 2.11, torch.cpu._is_avx512_bf16_supported / _is_amx_tile_supported from 2.11."""
     names = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
     for home in (getattr(torch, "cpu", None), getattr(torch._C, "_cpu", None)):
-        checks = [getattr(home, name, None) for name in names]
-        checks = [check for check in checks if check is not None]
+        checks = [check for check in (getattr(home, name, None) for name in names)
+                  if check is not None]
         if checks:
             try:
                 return any(bool(check()) for check in checks)

@@ -250,8 +250,10 @@ def fit(model: nn.Module, state: Mapping[str, torch.Tensor],
         if len(changes) == 1:
             change = changes[0]
             moved = set(unexpected)
-            renamed = OrderedDict(
-                (_renamed(k, change) if k in moved else k, v) for k, v in state.items())
+            renamed: "OrderedDict[str, torch.Tensor]" = OrderedDict()
+            for key, value in state.items():
+                new_key = _renamed(key, change) if key in moved else None
+                renamed[key if new_key is None else new_key] = value
             still = mismatch(model, renamed)
             if not any(still):
                 return renamed, _describe(change)
@@ -312,12 +314,13 @@ def _read_safetensors(path: Path) -> "OrderedDict[str, torch.Tensor]":
     the file's pages rather than a copy; else via its library when installed, else by
     reading the simple format directly (old base images rarely have the library)."""
     try:
-        from safetensors.torch import load_file
-    except ImportError:
-        load_file = None
-    try:
-        if load_file is not None and not compat.HAS_FROMBUFFER:
-            return OrderedDict(load_file(str(path), device="cpu"))
+        if not compat.HAS_FROMBUFFER:
+            try:
+                from safetensors.torch import load_file
+            except ImportError:
+                pass
+            else:
+                return OrderedDict(load_file(str(path), device="cpu"))
         return _read_safetensors_plain(path)
     except Exception as error:
         raise CheckpointError("safetensors checkpoint %s could not be read: %s"

@@ -124,7 +124,8 @@ def _tf32_switches() -> Any:
         return ("flags", torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32)
     except RuntimeError:
         return ("precision", torch.backends.cuda.matmul.fp32_precision,
-                torch.backends.cudnn.conv.fp32_precision)
+                # cudnn.conv is made at run time (torch 2.9+); torch's stubs do not declare it
+                torch.backends.cudnn.conv.fp32_precision)  # type: ignore[attr-defined]
 
 
 def _set_tf32_switches(saved: Any, exact: bool) -> None:
@@ -136,7 +137,9 @@ def _set_tf32_switches(saved: Any, exact: bool) -> None:
         torch.backends.cudnn.allow_tf32 = False if exact else convolution
     else:
         torch.backends.cuda.matmul.fp32_precision = "ieee" if exact else matmul
-        torch.backends.cudnn.conv.fp32_precision = "ieee" if exact else convolution
+        # cudnn.conv is made at run time (torch 2.9+); torch's stubs do not declare it
+        torch.backends.cudnn.conv.fp32_precision = (  # type: ignore[attr-defined]
+            "ieee" if exact else convolution)
 
 
 def is_device_error(error: BaseException) -> bool:

@@ -51,9 +51,9 @@ class ImageDataset(Dataset):
             # The transform ran fine on the start-up check image, so this is about this file.
             reason = "the transform failed on it: %s" % describe_failure(error)
             return index, None, reason, time.perf_counter() - started
-        reason = self._misfit(tensor)
-        if reason is not None:
-            return index, None, reason, time.perf_counter() - started
+        misfit = self._misfit(tensor)
+        if misfit is not None:
+            return index, None, misfit, time.perf_counter() - started
         return index, tensor, None, time.perf_counter() - started
 
     def _misfit(self, tensor: Any) -> Optional[str]:
@@ -68,7 +68,7 @@ class ImageDataset(Dataset):
 
 def collate(items: List[Item]) -> Batch:
     good = [(i, t) for i, t, _, _ in items if t is not None]
-    failures = [(i, reason) for i, t, reason, _ in items if t is None]
+    failures = [(i, reason) for i, _, reason, _ in items if reason is not None]
     seconds = sum(s for _, _, _, s in items)
     if good:
         indices = torch.tensor([i for i, _ in good], dtype=torch.long)

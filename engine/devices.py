@@ -122,8 +122,9 @@ def prepare(model: nn.Module, config: Config, placement: Placement) -> nn.Module
     if config.compile:
         model = compat.compile_for_inference(model)
     if placement.gpus > 1:
-        if DTYPES[config.precision] is not None:
-            model = AutocastForward(model, placement.kind, DTYPES[config.precision])
+        dtype = DTYPES[config.precision]
+        if dtype is not None:
+            model = AutocastForward(model, placement.kind, dtype)
         model = nn.DataParallel(model, device_ids=list(range(placement.gpus)))
     return model
 

@@ -24,8 +24,10 @@ from engine import compat
 
 try:  # numpy comes with torchvision; the fallback below only needs Pillow and torch.
     import numpy as np
+
+    HAS_NUMPY = True
 except ImportError:  # pragma: no cover - numpy-less stacks
-    np = None
+    HAS_NUMPY = False
 
 RAMP_SIZE = (256, 1)
 
@@ -94,7 +96,7 @@ class StandardTransform:
 def to_uint8(image: Image.Image) -> torch.Tensor:
     """An RGB PIL image as an HxWx3 uint8 tensor."""
     width, height = image.size
-    if np is not None:
+    if HAS_NUMPY:
         return torch.from_numpy(np.array(image, dtype=np.uint8, copy=True))
     data = bytearray(image.tobytes())
     flat = (torch.frombuffer(data, dtype=torch.uint8) if compat.HAS_FROMBUFFER

@@ -1,4 +1,4 @@
-"""Finding images and turning any of them into the RGB picture the transform expects.
+"""Turning any image file into the RGB picture the transform expects (engine.scan finds them).
 
 Decoding never raises for a bad file: it raises UnreadableImage with a short reason, which the
 loader turns into a row of -1 ids so one broken file cannot stop a 50,000-image run.
@@ -11,11 +11,11 @@ import stat
 import struct
 import warnings
 from pathlib import Path
+from typing import cast
 
 from PIL import Image
 
 from engine.config import MAX_IMAGE_MB, MB
-from engine.scan import find_images  # noqa: F401  (images are found here, decoded below)
 
 try:  # Optional: lossless libspng decoding, 1.4-2x faster than Pillow for PNG.
     import numpy as np
@@ -46,7 +46,8 @@ def to_rgb(image: Image.Image) -> Image.Image:
         image = image.convert("I").point(lambda v: v * (1 / 257.0) + 0.5).convert("L")
     elif image.mode == "F":
         # Float images are either 0..1 or 0..255 by convention; the extremes tell which.
-        scale = 255.0 if image.getextrema()[1] <= 1.0 else 1.0
+        high = cast(float, image.getextrema()[1])  # one band: (min, max) as numbers
+        scale = 255.0 if high <= 1.0 else 1.0
         image = image.point(lambda v: v * scale).convert("L")
     elif image.mode == "P" and "transparency" in image.info:
         image = image.convert("RGBA")

@@ -38,14 +38,14 @@ def scan_globals(stream: IO[bytes]) -> Set[str]:
     for opcode, arg, _ in pickletools.genops(stream):
         name = opcode.name
         if name in _STRING_OPS:
-            top = arg if isinstance(arg, str) else arg.decode("latin-1")
+            top = arg.decode("latin-1") if isinstance(arg, bytes) else str(arg)
             recent.append(top)
         elif name == "MEMOIZE":
             memo[len(memo)] = top
-        elif name in ("PUT", "BINPUT", "LONG_BINPUT"):
-            memo[int(arg)] = top
-        elif name in ("GET", "BINGET", "LONG_BINGET"):
-            top = memo.get(int(arg))
+        elif name in ("PUT", "BINPUT", "LONG_BINPUT") and isinstance(arg, int):
+            memo[arg] = top
+        elif name in ("GET", "BINGET", "LONG_BINGET") and isinstance(arg, int):
+            top = memo.get(arg)
             recent.append(top)
         elif name == "GLOBAL":
             module, _, qualname = str(arg).partition(" ")

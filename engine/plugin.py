@@ -71,6 +71,8 @@ def _import_locked(model_dir: Path, path: Path, name: str) -> ModuleType:
     # sys.modules while it runs, as with Python's own import (its classes must find their
     # module), which is why only a holder of the lock may look.
     spec = importlib.util.spec_from_file_location(name, str(path))
+    if spec is None or spec.loader is None:  # not a .py file: nothing here can load it
+        raise ModelError("%s cannot be imported as a Python module: give a .py file" % path)
     module = importlib.util.module_from_spec(spec)
     previous = sys.modules.get(name)
     sys.modules[name] = module
@@ -93,7 +95,8 @@ def _where(error: BaseException, path: Path) -> str:
 
 def model_classes(module: ModuleType) -> List[str]:
     """Names of the nn.Module classes that `module` offers, its own first."""
-    own, imported = [], []
+    own: List[str] = []
+    imported: List[str] = []
     for name, value in inspect.getmembers(module, inspect.isclass):
         if issubclass(value, nn.Module) and not name.startswith("_"):
             (own if value.__module__ == module.__name__ else imported).append(name)

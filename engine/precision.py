@@ -16,9 +16,9 @@ from engine import capability, compat, devices, fastpath, plugin, weights
 from engine.config import Config
 from engine.dataset import ImageDataset
 from engine.errors import ConfigError
-from engine.images import find_images
 from engine.predict import Predictor, make_loader, model_batches, sample_indices
 from engine.run import PREFLIGHT_SIZE, preflight
+from engine.scan import find_images
 
 DEFAULT_SAMPLE = 500
 

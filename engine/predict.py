@@ -254,10 +254,11 @@ def take(gathered: Gathered, size: int) -> Tuple[Gathered, Gathered, int]:
     indices = torch.cat([i for i, _ in parts]) if len(parts) > 1 else parts[0][0]
     images = torch.cat([x for _, x in parts]) if len(parts) > 1 else parts[0][1]
     if indices.numel() <= size:
-        return [(indices, images, failures)], [], 0
+        whole: Gathered = [(indices, images, failures)]
+        return whole, [], 0
     boundary = int(indices[size])
-    head = [(indices[:size], images[:size], [f for f in failures if f[0] < boundary])]
-    rest = [(indices[size:], images[size:], [f for f in failures if f[0] >= boundary])]
+    head: Gathered = [(indices[:size], images[:size], [f for f in failures if f[0] < boundary])]
+    rest: Gathered = [(indices[size:], images[size:], [f for f in failures if f[0] >= boundary])]
     return head, rest, indices.numel() - size
 
 

@@ -16,7 +16,6 @@ from engine import capability, compat, devices, distributed, fastpath, mapping, 
 from engine.config import Config
 from engine.dataset import ImageDataset
 from engine.errors import ConfigError, EngineError, ModelError, OutputError, RunCancelledError
-from engine.images import find_images
 from engine.labels import ANSWERS_BESIDE_IMAGES, LabelsError, find_labels
 from engine.predict import Predictor, Timing, model_outputs, predict
 from engine.predictions import (
@@ -25,6 +24,7 @@ from engine.predictions import (
     AtomicWriter,
     format_row,
 )
+from engine.scan import find_images
 from engine.scores import UNLABELLED, Scores, Tally, merge_counts
 from engine.usercode import USER_ERRORS, describe_failure
 
@@ -38,8 +38,27 @@ Row = Tuple[List[int], List[float]]
 PREFLIGHT_SIZE = (480, 270)
 
 
+class Rates:
+    """The two rates of a timed run, for any record of its images, wall time and start-up
+    (the engine's Summary, the benchmarks' measures), so every figure is computed one way."""
+
+    images: int
+    wall_s: float
+    startup_s: float
+
+    @property
+    def img_per_s(self) -> float:
+        return self.images / self.wall_s if self.wall_s > 0 else 0.0
+
+    @property
+    def steady_img_per_s(self) -> float:
+        """The rate once the model is loaded: what a 50,273-image run will see."""
+        busy = self.wall_s - self.startup_s
+        return self.images / busy if busy > 0 else 0.0
+
+
 @dataclass(frozen=True)
-class Summary:
+class Summary(Rates):
     output: Path
     images: int
     unreadable: List[Tuple[str, str]]
@@ -52,16 +71,6 @@ class Summary:
     device: str
     scores: Optional[Scores] = None
     """Top-1/top-5 of each conversion, for a --score run on labelled images."""
-
-    @property
-    def img_per_s(self) -> float:
-        return self.images / self.wall_s if self.wall_s > 0 else 0.0
-
-    @property
-    def steady_img_per_s(self) -> float:
-        """The rate once the model is loaded: what a 50,273-image run will see."""
-        busy = self.wall_s - self.startup_s
-        return self.images / busy if busy > 0 else 0.0
 
 
 def check_output(config: Config) -> List[Path]:

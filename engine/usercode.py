@@ -25,8 +25,8 @@ def describe_failure(error: BaseException, path: Optional[Path] = None) -> str:
         lines = str(error).strip().splitlines()
         text = "%s: %s" % (type(error).__name__, lines[0] if lines else "")
     if path is not None:
-        frames = [f for f in traceback.extract_tb(error.__traceback__)
-                  if Path(f.filename) == path]
-        if frames:
-            text += " (line %d)" % frames[-1].lineno
+        lines_here = [f.lineno for f in traceback.extract_tb(error.__traceback__)
+                      if Path(f.filename) == path and f.lineno is not None]
+        if lines_here:
+            text += " (line %d)" % lines_here[-1]
     return text

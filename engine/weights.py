@@ -35,8 +35,8 @@ def load_model(config: Config, log: Optional[LogCallback] = None,
     made on first use) sends the model down the plain build, so nothing meta survives."""
     say = log or (lambda line: None)
     if not (config.fast_load and compat.HAS_META_INIT):
-        model = plugin.build_model(config.model_dir, config.model_class)
-        return checkpoint.load_into(model, config.checkpoint, trust=config.trust_checkpoint,
+        built = plugin.build_model(config.model_dir, config.model_class)
+        return checkpoint.load_into(built, config.checkpoint, trust=config.trust_checkpoint,
                                     log=say)
     skeleton = _build_on_meta(config)
     # Without a skeleton, the plain build comes first: a class that is missing or fails for
@@ -51,13 +51,14 @@ def load_model(config: Config, log: Optional[LogCallback] = None,
         loaded, note = checkpoint.fit(skeleton, loaded, config.checkpoint)
         if note:
             say("checkpoint %s: %s" % (config.checkpoint.name, note))
-        reason = needs_real_init(skeleton, loaded)
-        if reason is None and check is not None and check(skeleton):
-            reason = needs_real_init(skeleton, loaded)
-            if reason is None and any(checkpoint.mismatch(skeleton, loaded)):
-                reason = "its forward adds weights on first use"
-    if reason is None:
-        return assign(skeleton, loaded)
+        misfit = needs_real_init(skeleton, loaded)
+        if misfit is None and check is not None and check(skeleton):
+            misfit = needs_real_init(skeleton, loaded)
+            if misfit is None and any(checkpoint.mismatch(skeleton, loaded)):
+                misfit = "its forward adds weights on first use"
+        if misfit is None:
+            return assign(skeleton, loaded)
+        reason = misfit
     say("model class %s: %s, so it is built with its random initialisation first (a slower "
         "start-up, same predictions)" % (config.model_class, reason))
     if model is None:

@@ -198,9 +198,9 @@ def inspect(path: str | PathLike[str], *, with_sha256: bool = True) -> Checkpoin
                                   "inside it")
         with open(file, "rb") as stream:
             head = stream.read(checkpoint_format.HEAD_SIZE)
-    except FileNotFoundError:
+    except FileNotFoundError as error:
         raise CheckpointError(f"checkpoint {file} does not exist: check the checkpoint "
-                              "setting (it is relative to the model folder)") from None
+                              "setting (it is relative to the model folder)") from error
     except OSError as error:
         raise CheckpointError(f"checkpoint {file} cannot be read: {error.strerror}") from error
 

@@ -107,7 +107,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _load(path: Path):
-    from wizard.answers import load_answers
+    from wizard.answers_file import load_answers
 
     return load_answers(path)
 
@@ -270,7 +270,7 @@ def _init(args: argparse.Namespace) -> int:
     # Generated, not copied from templates/ (which an installed wheel does not carry).
     from rich.text import Text
 
-    from wizard.answers import reference_toml
+    from wizard.answers_reference import reference_toml
     from wizard.files import write_text_atomic
     from wizard.init_answers import discover
     from wizard.validators import show
@@ -296,6 +296,14 @@ def _init(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _debug_traceback() -> None:
+    """With OBJECTNET_WIZARD_DEBUG=1, the traceback of the error being handled, with the
+    library error it was raised from (docker-py's, pip's, the OS's) above it; the one-line
+    message still follows. Call it from inside an `except` block."""
+    if os.environ.get("OBJECTNET_WIZARD_DEBUG"):
+        console.print_exception()
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -307,18 +315,19 @@ def main(argv: list[str] | None = None) -> int:
                    "report": _report, "init": _init}[args.command]
         return handler(args)
     except AnswersError as error:
+        _debug_traceback()
         for line in error.lines:
             error_line(line)
         return EXIT_USAGE
     except WizardError as error:
+        _debug_traceback()
         error_line(error)
         return _exit_code(error)
     except KeyboardInterrupt:
         console.print("interrupted")
         return EXIT_INTERRUPTED
     except Exception as error:  # a bug of ours or a library's: one line, traceback on request
-        if os.environ.get("OBJECTNET_WIZARD_DEBUG"):
-            console.print_exception()
+        _debug_traceback()
         first = (str(error).strip().splitlines() or [""])[0]
         error_line(f"unexpected {type(error).__name__}: {first} (set "
                    "OBJECTNET_WIZARD_DEBUG=1 for the traceback, and please report it)")

@@ -17,7 +17,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.text import Text
 
-from wizard.answers import Answers, save_answers
+from wizard.answers import Answers
+from wizard.answers_file import save_answers
 from wizard.errors import WizardError
 
 ROOT = Path(__file__).resolve().parents[1]

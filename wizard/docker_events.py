@@ -64,15 +64,15 @@ class BuildFailedError(DockerError):
         super().__init__("\n".join(lines))
 
 
-class OperationCancelledError(DockerError):
+class DockerCancelledError(DockerError):
     """The user cancelled a build or a container run; what was started has been stopped."""
 
 
-class BuildCancelledError(OperationCancelledError):
+class BuildCancelledError(DockerCancelledError):
     """The build was cancelled; its running step container was stopped and removed."""
 
 
-class ContainerCancelledError(OperationCancelledError):
+class ContainerCancelledError(DockerCancelledError):
     """The smoke container was cancelled, stopped and removed."""
 
 

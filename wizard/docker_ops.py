@@ -7,7 +7,9 @@ The stream is turned into events (`BuildStep`, `BuildCached`, `BuildLog`, `PullP
 `PushProgress`) for a callback, and every failure into a `DockerError` whose message says what
 failed and what to do (those types live in wizard.docker_events, importable without docker).
 Docker reports build and push failures *inside* the stream, not as exceptions, so every chunk
-is checked for `error`.
+is checked for `error`. Reading the chunks (the build log's parser included) is
+wizard.docker_stream's, and image references are parsed by wizard.validators: both are plain
+functions with no docker in them.
 
 The smoke container is started the way the ObjectNet challenge started submissions: no
 network, the images read-only at /input, /output writable, 12 GB shared memory, 32 GB memory,
@@ -22,11 +24,10 @@ import queue
 import re
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import docker
 import docker.errors
@@ -35,19 +36,15 @@ import requests.exceptions
 import urllib3.exceptions
 
 from wizard import validators
-from wizard.docker_events import (  # noqa: F401  (re-exported: callers name them docker_ops.X)
+from wizard.docker_events import (
     BaseImageMissingError,
-    BuildCached,
     BuildCancelledError,
     BuildFailedError,
-    BuildLog,
     BuildResult,
-    BuildStep,
     ContainerCancelledError,
     ContainerError,
     ContainerRun,
     ContainerTimeoutError,
-    DaemonWarning,
     DockerError,
     DockerEvent,
     DockerUnavailableError,
@@ -56,15 +53,15 @@ from wizard.docker_events import (  # noqa: F401  (re-exported: callers name the
     ImageMissingError,
     InvalidReferenceError,
     LoginRefusedError,
-    OperationCancelledError,
     PullFailedError,
     PullProgress,
     PushFailedError,
     PushProgress,
     RegistryUnreachableError,
 )
+from wizard.docker_stream import BuildParser, progress, stream_error
 from wizard.runner_profile import PIDS_LIMIT
-from wizard.validators import show
+from wizard.validators import SHA256_DIGEST, show
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 # docker-py applies the timeout to every read on streams it does not open without one;
@@ -74,10 +71,7 @@ INPUT_MOUNT = "/input"
 OUTPUT_MOUNT = "/output"
 SMOKE_LABEL = "objectnet.wizard.smoke"
 LOG_TAIL_LINES = 40
-FAILED_STEP_LINES = 15
 _POLL_S = 0.2
-_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
-_STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)$")
 # Classic-builder history entries that change only the image's config, not its filesystem.
 _METADATA_STEP = re.compile(
     r"#\(nop\)\s+(?:ENV|LABEL|ENTRYPOINT|CMD|EXPOSE|USER|ARG|MAINTAINER|STOPSIGNAL|"
@@ -85,23 +79,6 @@ _METADATA_STEP = re.compile(
 BUILD_PLATFORM = "linux/amd64"
 """The challenge's runners are amd64: the image is built for it on any host (Apple Silicon
 included, where Docker emulates it)."""
-_RUNNING_IN = re.compile(r"^ ---> Running in ([0-9a-f]+)$")
-_BUILT = re.compile(r"^Successfully built ([0-9a-f]+)$")
-# RUN steps' stderr arrives wrapped in terminal colour codes.
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-# Lines the legacy builder prints about its own bookkeeping, not the step's output.
-_BOOKKEEPING = re.compile(
-    r"^( ---> [0-9a-f]+| ---> Running in [0-9a-f]+|Removing intermediate container [0-9a-f]+"
-    r"|Successfully built [0-9a-f]+|Successfully tagged .*)$"
-)
-# What dockerd itself writes into the build stream that is not a step's output. The builder
-# prefixes the warnings of each step container it creates with an arrow (" ---> [Warning] IPv4
-# forwarding is disabled..." on a host with ip_forward=0, once per step); unused build-args are
-# reported once after the last step; Dockerfile parser warnings ("[WARNING]: ..." and the
-# instruction they quote, indented) come before the first step. Step output can print
-# "[WARNING]: " too (Ansible does), so that form only counts before the first step.
-_DAEMON_WARNING = re.compile(r"^ ---> \[Warning\] (.+)$|^(\[Warning\] One or more build-args .+)$")
-_PARSER_WARNING = re.compile(r"^\[WARNING\]: (.+)$")
 # The engine connection breaking mid-stream (dockerd restarted, socket closed) reaches us
 # as a requests or urllib3 error, not as a docker-py one.
 _TRANSPORT_ERRORS = (
@@ -117,48 +94,16 @@ def _ignore(event: DockerEvent) -> None:
 
 # ---- references -----------------------------------------------------------------------------
 
+_Parsed = TypeVar("_Parsed")
 
-def split_reference(reference: str) -> tuple[str, str | None, str | None]:
-    """`[registry/]path[:tag][@digest]` as (repository, tag, digest), checked against
-    Docker's grammar. Raises InvalidReferenceError."""
+
+def _reference(parse: Callable[[str], _Parsed], reference: str) -> _Parsed:
+    """A reference parsed by one of validators' parsers, refused as InvalidReferenceError
+    before Docker sees it."""
     try:
-        text = validators.image_ref(reference)
+        return parse(reference)
     except ValueError as error:
-        raise InvalidReferenceError(str(error)) from None
-    digest = None
-    if "@" in text:
-        text, digest = text.split("@", 1)
-    tag = None
-    colon = text.rfind(":")
-    if colon > text.rfind("/"):
-        text, tag = text[:colon], text[colon + 1:]
-    return text, tag, digest
-
-
-def tagged_reference(reference: str) -> tuple[str, str]:
-    """A reference an image can be tagged or pushed as: repository and tag, no digest."""
-    repository, tag, digest = split_reference(reference)
-    if digest is not None:
-        raise InvalidReferenceError(
-            f"{show(reference)} holds a digest: images are tagged and pushed by name and tag, "
-            "e.g. docker.synapse.org/syn12345678/my-model:v1"
-        )
-    return repository, tag or "latest"
-
-
-def digest_reference(reference: str) -> tuple[str, str]:
-    """A `repository@sha256:...` reference as (repository, digest)."""
-    repository, tag, digest = split_reference(reference)
-    if digest is None or not _DIGEST.fullmatch(digest):
-        raise InvalidReferenceError(
-            f"{show(reference)} is not pinned by digest: give repository@sha256:<64 hex digits>, "
-            "as the push reported"
-        )
-    if tag is not None:
-        raise InvalidReferenceError(
-            f"{show(reference)} holds both a tag and a digest: give repository@digest"
-        )
-    return repository, digest
+        raise InvalidReferenceError(str(error)) from error
 
 
 # ---- helpers --------------------------------------------------------------------------------
@@ -174,22 +119,6 @@ def _explanation(error: BaseException) -> str:
 
 def _scrub(text: str, secret: str | None) -> str:
     return text.replace(secret, "***") if secret else text
-
-
-def _error_text(chunk: Mapping[str, Any]) -> str | None:
-    """The error a stream chunk carries, if any: docker-py does not raise on these."""
-    if "error" not in chunk and "errorDetail" not in chunk:
-        return None
-    detail = chunk.get("errorDetail") or {}
-    text = chunk.get("error") or (detail.get("message") if isinstance(detail, dict) else None)
-    return " ".join(str(text or "unknown error").split())
-
-
-def _progress(chunk: Mapping[str, Any]) -> tuple[int | None, int | None]:
-    detail = chunk.get("progressDetail") or {}
-    if not isinstance(detail, dict):
-        return None, None
-    return detail.get("current"), detail.get("total")
 
 
 def _from_image(dockerfile: Path) -> str | None:
@@ -293,128 +222,6 @@ def _close_stream(stream: Any) -> None:
             response.close()
 
 
-class _BuildParser:
-    """Turns the legacy builder's `stream` chunks into events, and remembers what a failure
-    message needs: the step, its instruction, its recent output, its container."""
-
-    def __init__(self, on_event: EventCallback):
-        self.on_event = on_event
-        self.buffer = ""
-        self.step: int | None = None
-        self.total: int | None = None
-        self.instruction: str | None = None
-        self.container: str | None = None
-        self.step_lines: deque[str] = deque(maxlen=FAILED_STEP_LINES)
-        self.cached = 0
-        self.image_id: str | None = None
-        self.warnings: list[str] = []
-        self._pending_parser_warning: str | None = None
-
-    def feed(self, chunk: Mapping[str, Any]) -> None:
-        aux = chunk.get("aux")
-        if isinstance(aux, dict) and aux.get("ID"):
-            self.image_id = str(aux["ID"])
-        text = chunk.get("stream")
-        if isinstance(text, str):
-            text = _ANSI.sub("", text)
-            self.buffer += text.replace("\r\n", "\n").replace("\r", "\n")
-            *lines, self.buffer = self.buffer.split("\n")
-            for line in lines:
-                self._line(line)
-        status = chunk.get("status")
-        if isinstance(status, str):
-            # The daemon pulls a missing FROM image itself, reporting as a pull does.
-            current, total = _progress(chunk)
-            self.on_event(PullProgress(str(chunk.get("id", "")), status, current, total))
-
-    def flush(self) -> None:
-        if self.buffer:
-            line, self.buffer = self.buffer, ""
-            self._line(line)
-        if self._pending_parser_warning is not None:
-            self._warn(self._pending_parser_warning)
-            self._pending_parser_warning = None
-
-    def _line(self, line: str) -> None:
-        if self._daemon_warning(line):
-            return
-        step = _STEP.match(line)
-        if step:
-            self.step, self.total = int(step.group(1)), int(step.group(2))
-            self.instruction = step.group(3).strip()
-            self.container = None
-            self.step_lines.clear()
-            self.on_event(BuildStep(self.step, self.total, self.instruction))
-            return
-        if line.strip() == "---> Using cache":
-            if self.step is not None:
-                self.cached += 1
-                self.on_event(BuildCached(self.step))
-            return
-        running = _RUNNING_IN.match(line)
-        if running:
-            self.container = running.group(1)
-            return
-        built = _BUILT.match(line)
-        if built and self.image_id is None:
-            self.image_id = built.group(1)
-        if _BOOKKEEPING.match(line) or not line.strip():
-            return
-        self.step_lines.append(line.rstrip())
-        self.on_event(BuildLog(line.rstrip()))
-
-    def _daemon_warning(self, line: str) -> bool:
-        """Take a line dockerd wrote about the build (not a step's output) as a warning: each
-        distinct one becomes one DaemonWarning event and never enters the step's tail."""
-        if self._pending_parser_warning is not None:
-            if line.startswith("    "):
-                # The instruction a parser warning quotes ("...found in:") belongs to it.
-                self._pending_parser_warning += f" {line.strip()}"
-                return True
-            self._warn(self._pending_parser_warning)
-            self._pending_parser_warning = None
-        daemon = _DAEMON_WARNING.match(line)
-        if daemon:
-            self._warn(daemon.group(1) or daemon.group(2))
-            return True
-        parser = _PARSER_WARNING.match(line) if self.step is None else None
-        if parser:
-            self._pending_parser_warning = parser.group(1).rstrip()
-            return True
-        return False
-
-    def _warn(self, text: str) -> None:
-        text = text.rstrip()
-        if text not in self.warnings:
-            self.warnings.append(text)
-            self.on_event(DaemonWarning(text))
-
-    def failure(self, reason: str) -> BuildFailedError:
-        if self.step is None:
-            return BuildFailedError(f"the build failed before its first step: {reason}",
-                                    reason=reason, log_tail=self.step_lines)
-        where = f"step {self.step}/{self.total} ({self.instruction})"
-        return BuildFailedError(
-            f"the build failed at {where}: {reason}{_build_hint(self.instruction or '', reason)}",
-            step=self.step, total=self.total, instruction=self.instruction, reason=reason,
-            log_tail=self.step_lines,
-        )
-
-
-def _build_hint(instruction: str, reason: str) -> str:
-    lowered = reason.lower()
-    if instruction.upper().startswith("COPY") and ("not found" in lowered
-                                                   or "no such file" in lowered):
-        return (": the file is missing from the project folder or excluded by .dockerignore; "
-                "render the Dockerfile again after moving files")
-    if "pip" in instruction and "non-zero code" in lowered:
-        return (": pip could not install the model's requirements.txt; the output above says "
-                "which package, and the build has no network if Docker has none")
-    if instruction.upper().startswith("FROM"):
-        return ": pull or load the base image first"
-    return ""
-
-
 # ---- the operations -------------------------------------------------------------------------
 
 
@@ -429,7 +236,7 @@ def connect(base_url: str | None = None, *, timeout: int = CLIENT_TIMEOUT_S) -> 
             api = docker.from_env(timeout=timeout).api
         api.ping()
     except (docker.errors.DockerException, *_TRANSPORT_ERRORS) as error:
-        raise DockerUnavailableError(_unavailable_message(host, error)) from None
+        raise DockerUnavailableError(_unavailable_message(host, error)) from error
     return DockerOps(api, host=host)
 
 
@@ -512,7 +319,7 @@ class DockerOps:
         try:
             version = self._api.version()
         except (docker.errors.DockerException, *_TRANSPORT_ERRORS) as error:
-            raise DockerUnavailableError(_unavailable_message(self.host, error)) from None
+            raise DockerUnavailableError(_unavailable_message(self.host, error)) from error
         return (f"Docker {version.get('Version', '?')} (API {version.get('ApiVersion', '?')}) "
                 f"at {self.host}")
 
@@ -522,7 +329,7 @@ class DockerOps:
         try:
             info = self._api.info()
         except (docker.errors.DockerException, *_TRANSPORT_ERRORS) as error:
-            raise DockerUnavailableError(_unavailable_message(self.host, error)) from None
+            raise DockerUnavailableError(_unavailable_message(self.host, error)) from error
         return any("nvidia" in name for name in (info.get("Runtimes") or {}))
 
     # -- images --
@@ -535,19 +342,19 @@ class DockerOps:
         except docker.errors.APIError as error:
             if error.status_code == 404:
                 return False
-            raise DockerError(f"cannot look up image {ref}: {_explanation(error)}") from None
+            raise DockerError(f"cannot look up image {ref}: {_explanation(error)}") from error
         return True
 
     def image_info(self, ref: str) -> ImageInfo:
         """Size, layers, labels and registry digests of a local image."""
         try:
             attrs = self._api.inspect_image(ref)
-        except docker.errors.ImageNotFound:
+        except docker.errors.ImageNotFound as error:
             raise ImageMissingError(
                 f"image {ref} is not in the local Docker engine: build or pull it first"
-            ) from None
+            ) from error
         except docker.errors.APIError as error:
-            raise DockerError(f"cannot look up image {ref}: {_explanation(error)}") from None
+            raise DockerError(f"cannot look up image {ref}: {_explanation(error)}") from error
         config = attrs.get("Config") or {}
         return ImageInfo(
             id=str(attrs.get("Id", "")),
@@ -560,7 +367,7 @@ class DockerOps:
     def ensure_base_image(self, ref: str, on_event: EventCallback | None = None) -> ImageInfo:
         """The base image, pulled if it is not here. Raises BaseImageMissingError saying how
         to pull or `docker load` it when it is absent and cannot be pulled (no network)."""
-        split_reference(ref)
+        _reference(validators.split_reference, ref)
         if self.image_present(ref):
             return self.image_info(ref)
         try:
@@ -571,28 +378,28 @@ class DockerOps:
                 f"({error.reason}): run `docker pull {ref}` where there is network, or on a "
                 f"machine that has it run `docker save {ref} -o base.tar`, copy base.tar here "
                 "and run `docker load -i base.tar`"
-            ) from None
+            ) from error
         return self.image_info(ref)
 
     def pull(self, ref: str, on_event: EventCallback | None = None) -> ImageInfo:
         """Pull an image by tag or digest. Raises PullFailedError."""
-        split_reference(ref)
+        _reference(validators.split_reference, ref)
         emit = on_event or _ignore
         try:
             for chunk in self._api.pull(ref, stream=True, decode=True):
-                error = _error_text(chunk)
+                error = stream_error(chunk)
                 if error is not None:
                     raise PullFailedError(f"pulling {ref} failed: {error}", error)
                 status = chunk.get("status")
                 if isinstance(status, str):
-                    current, total = _progress(chunk)
+                    current, total = progress(chunk)
                     emit(PullProgress(str(chunk.get("id", "")), status, current, total))
         except docker.errors.APIError as error:
             reason = _explanation(error)
-            raise PullFailedError(f"pulling {ref} failed: {reason}", reason) from None
+            raise PullFailedError(f"pulling {ref} failed: {reason}", reason) from error
         except _TRANSPORT_ERRORS as error:
             reason = f"the connection to the Docker engine broke ({type(error).__name__})"
-            raise PullFailedError(f"pulling {ref} failed: {reason}", reason) from None
+            raise PullFailedError(f"pulling {ref} failed: {reason}", reason) from error
         return self.image_info(ref)
 
     def layer_sizes(self, ref: str) -> tuple[tuple[str, int], ...] | None:
@@ -604,7 +411,7 @@ class DockerOps:
             history = self._api.history(ref)
         except docker.errors.APIError as error:
             raise DockerError(f"cannot read the history of {ref}: {_explanation(error)}") \
-                from None
+                from error
         sizes = [int(entry.get("Size") or 0) for entry in reversed(history)
                  if not _METADATA_STEP.search(str(entry.get("CreatedBy") or ""))]
         if len(sizes) != len(layers):
@@ -622,26 +429,26 @@ class DockerOps:
             return
         except docker.errors.APIError as error:
             raise DockerError(f"cannot remove the local tag {reference}: "
-                              f"{_explanation(error)}") from None
+                              f"{_explanation(error)}") from error
 
     def pull_by_digest(self, reference: str, on_event: EventCallback | None = None) -> ImageInfo:
         """Pull `repository@sha256:...` as the challenge does, proving the registry serves
         exactly that image."""
-        digest_reference(reference)
+        _reference(validators.digest_reference, reference)
         return self.pull(reference, on_event)
 
     def tag(self, image: str, reference: str) -> str:
         """Give `image` (an id or name) the name `reference` (validated against Docker's
         grammar; a missing tag means latest). Returns the full `repository:tag`."""
-        repository, tag = tagged_reference(reference)
+        repository, tag = _reference(validators.tagged_reference, reference)
         try:
             done = self._api.tag(image, repository, tag, force=True)
-        except docker.errors.ImageNotFound:
+        except docker.errors.ImageNotFound as error:
             raise ImageMissingError(f"cannot tag {image}: no such image; build it first") \
-                from None
+                from error
         except docker.errors.APIError as error:
             raise DockerError(f"cannot tag {image} as {repository}:{tag}: "
-                              f"{_explanation(error)}") from None
+                              f"{_explanation(error)}") from error
         if done is False:
             raise DockerError(f"Docker refused to tag {image} as {repository}:{tag}")
         return f"{repository}:{tag}"
@@ -665,10 +472,9 @@ class DockerOps:
         if not (context / dockerfile).is_file():
             raise BuildFailedError(f"{context / dockerfile} does not exist: render the "
                                    "Dockerfile first")
-        repository, image_tag = tagged_reference(tag) if tag else (None, None)
-        full_tag = f"{repository}:{image_tag}" if repository else None
+        full_tag = ":".join(_reference(validators.tagged_reference, tag)) if tag else None
         base = base_image or _from_image(context / dockerfile)
-        parser = _BuildParser(on_event or _ignore)
+        parser = BuildParser(on_event or _ignore)
         try:
             def open_stream() -> Iterable[Any]:
                 return self._api.build(
@@ -686,23 +492,23 @@ class DockerOps:
                         f"the build was cancelled{where}; its running step was stopped and "
                         "removed, earlier steps stay in the build cache"
                     )
-                error = _error_text(chunk)
+                error = stream_error(chunk)
                 if error is not None:
                     parser.flush()
                     raise parser.failure(error)
                 parser.feed(chunk)
             parser.flush()
         except docker.errors.APIError as error:
-            raise parser.failure(_explanation(error)) from None
+            raise parser.failure(_explanation(error)) from error
         except _TRANSPORT_ERRORS as error:
             raise parser.failure(
                 f"the connection to the Docker engine broke ({type(error).__name__}); "
                 "check that Docker is still running and build again"
-            ) from None
+            ) from error
         except OSError as error:
             # docker-py reads the context itself; an unreadable file stops it here.
             raise BuildFailedError(f"cannot send the build context {context}: {error}") \
-                from None
+                from error
         image_ref = full_tag or parser.image_id
         if image_ref is None:
             raise BuildFailedError("the build ended without naming an image: build again")
@@ -762,7 +568,7 @@ class DockerOps:
             target.chmod(0o777)
         except OSError as error:
             raise ContainerError(f"cannot create the output folder {target}: "
-                                 f"{error.strerror}") from None
+                                 f"{error.strerror}") from error
         host_config = self._api.create_host_config(
             binds={str(source): {"bind": INPUT_MOUNT, "mode": "ro"},
                    str(target): {"bind": OUTPUT_MOUNT, "mode": "rw"}},
@@ -807,18 +613,18 @@ class DockerOps:
                 network_disabled=True, tty=False, stdin_open=False,
                 labels={SMOKE_LABEL: "1"}, user=user or "",
             )
-        except docker.errors.ImageNotFound:
+        except docker.errors.ImageNotFound as error:
             raise ImageMissingError(f"image {image} is not in the local Docker engine: build "
-                                    "it first") from None
+                                    "it first") from error
         except docker.errors.APIError as error:
             raise ContainerError(f"cannot create a container from {image}: "
-                                 f"{_explanation(error)}") from None
+                                 f"{_explanation(error)}") from error
         container = created["Id"]
         try:
             try:
                 self._api.start(container)
             except docker.errors.APIError as error:
-                raise ContainerError(_start_message(image, _explanation(error))) from None
+                raise ContainerError(_start_message(image, _explanation(error))) from error
             peaks = _Peaks()
             exit_code, oom = self._wait(container, image, timeout_s, cancel, tail_lines,
                                         peaks if measure else None)
@@ -837,7 +643,7 @@ class DockerOps:
                 state = self._api.inspect_container(container)["State"]
             except docker.errors.APIError as error:
                 raise ContainerError(f"lost track of the container from {image}: "
-                                     f"{_explanation(error)}") from None
+                                     f"{_explanation(error)}") from error
             if not state.get("Running") and state.get("Status") in ("exited", "dead"):
                 return int(state.get("ExitCode", -1)), bool(state.get("OOMKilled"))
             if peaks is not None and state.get("Running"):
@@ -877,7 +683,7 @@ class DockerOps:
         try:
             host = validators.registry(registry)
         except ValueError as error:
-            raise InvalidReferenceError(str(error)) from None
+            raise InvalidReferenceError(str(error)) from error
         if not username.strip():
             raise LoginRefusedError(f"no user name given for {host}: give your Synapse user "
                                     "name")
@@ -888,6 +694,8 @@ class DockerOps:
         try:
             self._api.login(username=username.strip(), password=token, registry=host,
                             reauth=True)
+        # Docker's own error may quote the token, so it is never chained, not even for
+        # OBJECTNET_WIZARD_DEBUG=1: the message carries Docker's reason with the token masked.
         except docker.errors.APIError as error:
             reason = _scrub(_explanation(error), token)
             if _is_unreachable(reason) and not _is_unauthorized(reason):
@@ -911,13 +719,13 @@ class DockerOps:
         stored it under (sha256:...), which is what the challenge pulls. Raises
         PushFailedError; Docker reports push failures inside the stream, so every chunk is
         checked."""
-        repository, tag = tagged_reference(reference)
+        repository, tag = _reference(validators.tagged_reference, reference)
         emit = on_event or _ignore
         digest: str | None = None
         try:
             stream = self._api.push(repository, tag=tag, stream=True, decode=True)
             for chunk in stream:
-                error = _error_text(chunk)
+                error = stream_error(chunk)
                 if error is not None:
                     raise PushFailedError(_push_message(f"{repository}:{tag}", error))
                 aux = chunk.get("aux")
@@ -926,20 +734,20 @@ class DockerOps:
                     continue
                 status = chunk.get("status")
                 if isinstance(status, str):
-                    current, total = _progress(chunk)
+                    current, total = progress(chunk)
                     emit(PushProgress(str(chunk.get("id", "")), status, current, total))
-        except docker.errors.ImageNotFound:
+        except docker.errors.ImageNotFound as error:
             raise ImageMissingError(f"cannot push {repository}:{tag}: no image has that name; "
-                                    "build and tag it first") from None
+                                    "build and tag it first") from error
         except docker.errors.APIError as error:
             raise PushFailedError(_push_message(f"{repository}:{tag}", _explanation(error))) \
-                from None
+                from error
         except _TRANSPORT_ERRORS as error:
             raise PushFailedError(
                 f"pushing {repository}:{tag} failed: the connection to the Docker engine broke "
                 f"({type(error).__name__}); push again (layers already sent are skipped)"
-            ) from None
-        if digest is None or not _DIGEST.fullmatch(digest):
+            ) from error
+        if digest is None or not SHA256_DIGEST.fullmatch(digest):
             raise PushFailedError(
                 f"pushing {repository}:{tag} ended without the registry reporting a digest: "
                 "push again"

@@ -61,7 +61,7 @@ def _text(value: Any) -> _Checked:
     try:
         return _Checked(validators.dockerfile_safe(text))
     except ValueError as error:
-        raise _refuse("a value", error) from None
+        raise _refuse("a value", error) from error
 
 
 def _quoted(value: Any) -> _Checked:
@@ -74,7 +74,7 @@ def _path(value: Any) -> _Checked:
     try:
         return _Checked(validators.dockerfile_path(str(value)))
     except ValueError as error:
-        raise _refuse("a path", error) from None
+        raise _refuse("a path", error) from error
 
 
 def _image(value: Any) -> _Checked:
@@ -82,7 +82,7 @@ def _image(value: Any) -> _Checked:
     try:
         return _Checked(validators.image_ref(str(value)))
     except ValueError as error:
-        raise _refuse("an image reference", error) from None
+        raise _refuse("an image reference", error) from error
 
 
 def _json_array(values: Iterable[Any]) -> _Checked:
@@ -135,7 +135,7 @@ def render_text(answers: Answers, *, checkpoint_sha256: str, model_files: Sequen
     try:
         image_reference = answers.image_reference()
     except ValueError as error:
-        raise _refuse("the image name", error) from None
+        raise _refuse("the image name", error) from error
     context = {
         "wizard_version": __version__,
         "answers_name": answers_name,

@@ -18,6 +18,10 @@ class AnswersError(WizardError):
         super().__init__("\n".join(self.lines))
 
 
+class SmokeError(WizardError):
+    """A smoke test failed; the message says what and what to do."""
+
+
 class RenderError(WizardError):
     """The Dockerfile or .dockerignore could not be rendered or written."""
 

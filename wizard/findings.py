@@ -188,7 +188,7 @@ def requirements(answers: Answers, root: Path,
     """What model/requirements.txt needs and whether its wheelhouse is complete (none
     without the file); also the private install the model check imports from."""
     from wizard import wheelhouse
-    from wizard.smoke import default_cache_dir
+    from wizard.samples import default_cache_dir
 
     path = answers.model_path(root) / wheelhouse.REQUIREMENTS
     if not path.is_file():

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wizard import dockerfile, findings, wheelhouse
 from wizard.answers import Answers
@@ -32,13 +32,21 @@ from wizard.findings import Finding, Status
 from wizard.gpu_compat import GpuIncompatibleError
 from wizard.runner_profile import RunnerLimitError, RunnerProfile
 
+if TYPE_CHECKING:
+    from wizard.docker_client import DockerClient
+    from wizard.docker_events import BuildResult, DockerEvent
+    from wizard.receipt import Verification
+    from wizard.smoke import ImageSmokeResult, LocalSmokeResult
+    from wizard.wheelhouse import Dependencies
+
 STAGES = ("check", "render", "smoke", "build", "image-smoke", "push")
 UNTIL = {"render": "render", "smoke": "smoke", "build": "image-smoke", "push": "push"}
 """`--until X` stops after stage UNTIL[X]: `build` includes the in-image smoke run."""
 
 
-class CancelledError(WizardError):
-    """The user cancelled a long stage; nothing half-done was left behind."""
+class PipelineCancelledError(WizardError):
+    """The user cancelled the run between two stages; nothing half-done was left behind.
+    (Not asyncio's CancelledError, which Textual's workers raise.)"""
 
 
 @dataclass
@@ -47,14 +55,14 @@ class PipelineState:
 
     warnings: list[str] = field(default_factory=list)
     rendered: list[Path] = field(default_factory=list)
-    local_smoke: Any = None
-    build: Any = None
-    image_smoke: Any = None
+    local_smoke: LocalSmokeResult | None = None
+    build: BuildResult | None = None
+    image_smoke: ImageSmokeResult | None = None
     digest: str | None = None
     record: Path | None = None
-    verification: Any = None
-    """receipt.Verification of the pushed image, pulled back by digest."""
-    dependencies: Any = None
+    verification: Verification | None = None
+    """The pushed image, pulled back by digest and smoke-tested again."""
+    dependencies: Dependencies | None = None
 
 
 class Pipeline:
@@ -63,14 +71,15 @@ class Pipeline:
     an engine, so render and the local smoke run work without Docker."""
 
     def __init__(self, answers: Answers, project_root: Path, *, answers_path: Path | None = None,
-                 on_event: EventSink | None = None, docker: Callable[[], Any] | None = None,
+                 on_event: EventSink | None = None,
+                 docker: Callable[[], DockerClient] | None = None,
                  cancel: threading.Event | None = None, work_dir: Path | None = None) -> None:
         self.answers = answers
         self.root = Path(project_root)
         self.answers_path = answers_path or self.root / "answers.toml"
         self.emit: EventSink = on_event or (lambda event: None)
         self._docker_factory = docker
-        self._docker: Any = None
+        self._docker: DockerClient | None = None
         self.cancel = cancel or threading.Event()
         self.work = work_dir or self.root / ".objectnet-wizard"
         self.state = PipelineState()
@@ -79,7 +88,7 @@ class Pipeline:
     # -- helpers ---------------------------------------------------------------------------
 
     @property
-    def docker(self) -> Any:
+    def docker(self) -> DockerClient:
         if self._docker is None:
             if self._docker_factory is None:
                 from wizard import docker_ops
@@ -91,8 +100,8 @@ class Pipeline:
     def _log(self, stage: str) -> Callable[[str], None]:
         return lambda line: self.emit(Log(stage, line))
 
-    def _docker_log(self, stage: str) -> Callable[[Any], None]:
-        def forward(event: Any) -> None:
+    def _docker_log(self, stage: str) -> Callable[[DockerEvent], None]:
+        def forward(event: DockerEvent) -> None:
             reported = from_docker(stage, event)
             if reported is not None:
                 self.emit(reported)
@@ -101,7 +110,7 @@ class Pipeline:
 
     def _check_cancel(self) -> None:
         if self.cancel.is_set():
-            raise CancelledError("cancelled by the user")
+            raise PipelineCancelledError("cancelled by the user")
 
     # -- stages ----------------------------------------------------------------------------
 
@@ -142,7 +151,7 @@ class Pipeline:
     def dependencies(self) -> list[str]:
         """model/requirements.txt as a hash-pinned wheelhouse for the base image (read once
         from the image, with no network) and a private install for the local run."""
-        from wizard.smoke import default_cache_dir
+        from wizard.samples import default_cache_dir
 
         self.docker.ensure_base_image(self.answers.base_image,
                                       on_event=self._docker_log("check"))
@@ -179,7 +188,7 @@ class Pipeline:
         self.emit(StageFinished("render", "wrote " + ", ".join(p.name for p in paths)))
         return paths
 
-    def smoke(self) -> Any:
+    def smoke(self) -> LocalSmokeResult:
         """The engine on the smoke images, on this machine, exactly as the image will run it."""
         from wizard import smoke
 
@@ -202,14 +211,12 @@ class Pipeline:
         from engine.labels import LabelsError, find_labels
         from wizard import report
 
-        if self.state.local_smoke is None:
-            self.smoke()
+        local = self.state.local_smoke or self.smoke()
         self.emit(StageStarted("report", "Writing the report"))
-        local = self.state.local_smoke
         try:
             labels = find_labels(local.images_dir)
         except LabelsError as error:
-            raise report.ReportError(str(error)) from None
+            raise report.ReportError(str(error)) from error
         data = report.build_data(local, labels or {}, report.BatchClock(local.batch_marks))
         page = report.write_report(folder, data)
         self.emit(StageFinished("report", f"wrote {page}"))
@@ -234,7 +241,7 @@ class Pipeline:
             return []
         return agreement.lines()
 
-    def build(self) -> Any:
+    def build(self) -> BuildResult:
         """docker build of the rendered Dockerfile, tagged with the image reference."""
         self.emit(StageStarted("build", "Building " + self.answers.image_reference()))
         if not self.state.rendered:
@@ -254,15 +261,13 @@ class Pipeline:
         self.emit(StageFinished("build", build_summary(result)))
         return result
 
-    def image_smoke(self) -> Any:
+    def image_smoke(self) -> ImageSmokeResult:
         """The built image run the way the challenge runs it, compared with the local run."""
         from wizard import smoke
 
         self.emit(StageStarted("image-smoke", "Smoke run inside the image (no network)"))
-        if self.state.local_smoke is None:
-            self.smoke()
+        local = self.state.local_smoke or self.smoke()
         self._check_cancel()
-        local = self.state.local_smoke
         profile = RunnerProfile.from_answers(self.answers)
         gpus = self._gpus("image-smoke")
         reference = self.answers.image_reference()
@@ -313,32 +318,30 @@ class Pipeline:
         if self.state.image_smoke is not None:
             comparison = self.state.image_smoke.comparison
             extra["smoke_top1_agreement"] = f"{comparison.top1_agree}/{comparison.rows}"
-        if self.state.local_smoke is None:
-            self.smoke()
-        failure: WizardError | None = None
+        local = self.state.local_smoke or self.smoke()
+        verified: Verification | None = None
         try:
             verified = receipt.verify_push(
-                self.docker, reference, pinned, self.state.local_smoke,
+                self.docker, reference, pinned, local,
                 self.work / "smoke-pulled", precision=self.answers.precision,
                 profile=RunnerProfile.from_answers(self.answers), gpus=self._gpus("push"),
                 log=self._log("push"), cancel=self.cancel)
             verification = verified.record()
             self.state.verification = verified
         except WizardError as error:
-            failure = error
             verification = {"pulled": pinned, "failed": str(error).splitlines()[0]}
         record = submission.record_for(
             self.answers, self.root, digest,
-            torch_version=None if failure else self.docker.torch_version(reference),
+            torch_version=None if verified is None else self.docker.torch_version(reference),
             image_id=self.state.build.image_id if self.state.build else None, extra=extra,
             verification=verification)
         self.state.record = submission.write_submission(record, self.answers_path)
-        if failure is not None:
+        if verified is None:
             raise WizardError(f"pushed {pinned}, but the image pulled back by that digest "
                               f"failed its smoke run ({verification['failed']}): do not submit "
                               f"it; the record in {self.state.record.name} says so")
         lines = [f"pushed {record.pinned_reference}; record in {self.state.record.name}",
-                 *self.state.verification.lines(),
+                 *verified.lines(),
                  f"submit: {record.pinned_reference}"]
         self.emit(StageFinished("push", "\n".join(lines)))
         return digest
@@ -379,7 +382,7 @@ class Pipeline:
         return self.state
 
 
-def build_summary(result: Any) -> str:
+def build_summary(result: BuildResult) -> str:
     """One line on a finished build: what the issue's closing note asks to see."""
     return (f"{result.tag}: {result.size / 1e6:.0f} MB ({result.size_over_base / 1e6:.1f} MB over "
             f"the base), {result.layers} layers ({result.new_layers} new), "

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from wizard.runner_profile import show_size
 
 if TYPE_CHECKING:
-    from wizard.docker_ops import DockerOps
+    from wizard.docker_client import DockerClient
     from wizard.smoke import ImageSmokeResult, LocalSmokeResult
 
 
@@ -44,7 +44,7 @@ class UploadPlan:
                 f"the other {self.layers - self.new_layers} from the push of {self.previous}")
 
 
-def upload_plan(ops: DockerOps, reference: str, previous_images: Sequence[tuple[str, str]]
+def upload_plan(ops: DockerClient, reference: str, previous_images: Sequence[tuple[str, str]]
                 ) -> UploadPlan:
     """Size the push of `reference` against earlier pushes, given as (image id, pinned
     reference) pairs, newest last; an earlier image no longer on this machine is skipped."""
@@ -97,7 +97,7 @@ class Verification:
                 f"run (top-1 {c.top1_agree}/{c.rows}, top-5 {c.top5_agree}/{c.rows})"]
 
 
-def verify_push(ops: DockerOps, reference: str, pinned: str, local: LocalSmokeResult,
+def verify_push(ops: DockerClient, reference: str, pinned: str, local: LocalSmokeResult,
                 work: Path, *, precision: str, profile: Any, gpus: bool,
                 log: Callable[[str], None], cancel: Any = None) -> Verification:
     """Remove the local tag, pull `pinned` (repo@sha256:...) back, smoke-test the pulled image

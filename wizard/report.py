@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from wizard.agreement import read_predictions
 from wizard.errors import WizardError
 from wizard.runner_profile import FULL_TEST_SET, duration
 
@@ -60,12 +61,6 @@ def estimate(startup_s: float, rates: Sequence[float]) -> dict[str, float | None
             "batches": len(ordered)}
 
 
-def _rows(predictions: Path) -> dict[str, tuple[list[int], list[float]]]:
-    from wizard.smoke import read_predictions
-
-    return read_predictions(predictions)
-
-
 def build_data(smoke: Any, labels: Mapping[str, int], clock: BatchClock) -> dict[str, Any]:
     """Every number of the report, from a LocalSmokeResult on labelled images."""
     from engine.mapping import objectnet_labels
@@ -75,7 +70,7 @@ def build_data(smoke: Any, labels: Mapping[str, int], clock: BatchClock) -> dict
                           "set smoke_images to a folder in ObjectNet's layout "
                           "(<class folder>/<file>.png) or with an answers.json")
     names = objectnet_labels()
-    rows = _rows(smoke.predictions)
+    rows = read_predictions(smoke.predictions)
     per_class: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     bins = [[0, 0, 0.0] for _ in range(RELIABILITY_BINS)]  # images, correct, confidence sum
     for name, truth in labels.items():
@@ -231,9 +226,9 @@ def write_report(folder: Path, data: Mapping[str, Any]) -> Path:
     """Write report.json, the plots and report.html into `folder`; returns report.html."""
     try:
         import matplotlib  # noqa: F401
-    except ImportError:
+    except ImportError as error:
         raise ReportError("the report's plots need matplotlib: pip install "
-                          "'objectnet-wizard[report]'") from None
+                          "'objectnet-wizard[report]'") from error
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "report.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     _plots(data, folder)

@@ -15,16 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from wizard.answers import (
-    FIELDS,
-    Answers,
-    AnswersError,
-    PartialAnswers,
-    first_invalid_step,
-    load_answers,
-    save_answers,
-    validate_partial,
-)
+from wizard.answers import FIELDS, Answers
+from wizard.answers_file import load_answers, save_answers
+from wizard.answers_messages import PartialAnswers, first_invalid_step, validate_partial
+from wizard.errors import AnswersError
 
 if TYPE_CHECKING:
     from wizard.pipeline import Pipeline

@@ -6,31 +6,17 @@ the speed. `image_smoke` runs the built image the way the challenge does (no net
 read-only at /input, predictions written to /output) on the same images and compares its
 predictions with the local run's, row by row.
 
-Comparison rule (`compare_predictions`). The image may run another torch than this machine,
-and floating point sums come out slightly different across torch versions, CPU kernels and
-GPUs, so bit-identical output is not expected. Two confidences *agree* when they differ by at
-most `abs + rel * max(|a|, |b|)` (see TOLERANCES; fp32 allows 0.5 %, enough for TF32
-convolutions on a GPU against a CPU). For every image and every rank 1-5:
-
-- the two confidences at that rank must agree;
-- the ids must be equal, unless the rank's confidence agrees (in both runs) with that of a
-  neighbouring rank: then the two classes are tied and rounding may order them either way.
-  Rank 5 may also be tied with the unseen rank 6, so at rank 5 agreeing confidences suffice.
-
-Anything else is a mismatch, reported with the image names; both runs must also cover the
-same images.
+The comparison of the two runs' predictions is wizard.agreement; the generated images are
+wizard.samples'.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import dataclasses
 import math
 import os
 import re
-import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -40,9 +26,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.config import Config
+from wizard.agreement import TOLERANCES, Comparison, Tolerance, compare_predictions
 from wizard.answers import Answers
 from wizard.engine_settings import local_config
-from wizard.errors import WizardError
+from wizard.errors import SmokeError
 from wizard.runner_profile import (
     FULL_TEST_SET,
     NON_ROOT_USER,
@@ -55,15 +42,14 @@ from wizard.runner_profile import (
     usage_lines,
 )
 from wizard.runner_profile import duration as _duration
+from wizard.samples import DEFAULT_COUNT, generated_images
 
 if TYPE_CHECKING:
-    from wizard.docker_ops import DockerOps
+    from engine.scores import Scores
+    from wizard.docker_client import DockerClient
+    from wizard.docker_events import ContainerRun
 
-DEFAULT_COUNT = 48
-DEFAULT_SEED = 0
 PREDICTIONS = "predictions.csv"
-TOP_K = 5
-SHOWN_MISMATCHES = 5
 # Exit code 3: finished, but some images were unreadable (their rows hold -1 ids).
 ENGINE_OK_CODES = (0, 3)
 
@@ -72,10 +58,6 @@ LogCallback = Callable[[str], None]
 
 
 # ---- errors ---------------------------------------------------------------------------------
-
-
-class SmokeError(WizardError):
-    """A smoke test failed; the message says what and what to do."""
 
 
 class LocalSmokeError(SmokeError):
@@ -112,46 +94,6 @@ class PredictionsMismatchError(SmokeError):
         self.comparison = comparison
 
 
-# ---- smoke images ---------------------------------------------------------------------------
-
-
-def default_cache_dir() -> Path:
-    """~/.cache/objectnet-wizard (or under $XDG_CACHE_HOME)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "objectnet-wizard"
-
-
-def generated_images(cache_dir: str | PathLike[str] | None = None, count: int = DEFAULT_COUNT,
-                     seed: int = DEFAULT_SEED) -> Path:
-    """A folder of `count` generated ObjectNet-like PNGs, made once and kept in the cache.
-    The folder appears whole or not at all, so an interrupted run never leaves half of it."""
-    from wizard.samples import make_images
-
-    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    folder = cache / f"smoke-images-{count}-seed{seed}"
-    if folder.is_dir() and len(list(folder.glob("*.png"))) == count:
-        with contextlib.suppress(OSError):  # made private by an older wizard
-            folder.chmod(0o755)
-        return folder
-    try:
-        cache.mkdir(parents=True, exist_ok=True)
-        scratch = Path(tempfile.mkdtemp(prefix=".smoke-images-", dir=cache))
-    except OSError as error:
-        raise SmokeError(f"cannot create the image cache {cache}: {error.strerror}: set "
-                         "XDG_CACHE_HOME or give a smoke_images folder") from None
-    try:
-        make_images(scratch, count, seed=seed)
-        # mkdtemp made it private; a runner that is not root must still read it at /input.
-        scratch.chmod(0o755)
-        if folder.exists():
-            shutil.rmtree(folder)
-        scratch.rename(folder)
-    finally:
-        if scratch.exists():
-            shutil.rmtree(scratch, ignore_errors=True)
-    return folder
-
-
 # ---- local smoke ----------------------------------------------------------------------------
 
 
@@ -175,8 +117,8 @@ class LocalSmokeResult:
     estimate_full_s: float
     """Estimated wall time for all 50,273 ObjectNet images *on this machine* (start-up plus
     images at the steady rate). The challenge machine has GPUs and is much faster."""
-    scores: Any = None
-    """engine.scores.Scores when the smoke images carry labels (ObjectNet class folders or
+    scores: Scores | None = None
+    """When the smoke images carry labels (ObjectNet class folders or
     an answers.json beside them): top-1/top-5 of each conversion from the same pass."""
     timing: dict[str, float] = dataclasses.field(default_factory=dict)
     """Where the time went: startup_s, decode_s (summed over loader workers), wait_s,
@@ -246,7 +188,7 @@ def local_smoke(source: Answers | Config, images_dir: str | PathLike[str] | None
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise LocalSmokeError(f"cannot create the output folder {out}: {error.strerror}") \
-            from None
+            from error
     target = out / PREDICTIONS
     if isinstance(source, Answers):
         config = local_config(source, project_root or ".", folder, target)
@@ -265,10 +207,10 @@ def local_smoke(source: Answers | Config, images_dir: str | PathLike[str] | None
     try:
         summary = run(config, on_progress=progress, log=log,
                       cancelled=cancel.is_set if cancel is not None else None)
-    except RunCancelledError:
-        raise LocalSmokeCancelledError("the local smoke run was cancelled") from None
+    except RunCancelledError as error:
+        raise LocalSmokeCancelledError("the local smoke run was cancelled") from error
     except EngineError as error:
-        raise LocalSmokeError(f"the engine could not run the model here: {error}") from None
+        raise LocalSmokeError(f"the engine could not run the model here: {error}") from error
     validation = check_predictions(target, "the local run")
     steady = summary.steady_img_per_s
     estimate = summary.startup_s + FULL_TEST_SET / steady if steady > 0 else math.inf
@@ -291,7 +233,7 @@ def check_predictions(path: Path, who: str) -> dict[str, Any]:
     try:
         validation = validate_file(path)
     except ValueError as error:
-        raise PredictionsInvalidError(f"{who}: {error}", {}) from None
+        raise PredictionsInvalidError(f"{who}: {error}", {}) from error
     if validation["prediction_file_status"] != "VALIDATED":
         errors = validation["prediction_file_errors"]
         shown = "; ".join(errors[:3]) + (f"; ... {len(errors) - 3} more" if len(errors) > 3
@@ -300,152 +242,6 @@ def check_predictions(path: Path, who: str) -> dict[str, Any]:
             f"{who} wrote a predictions.csv the challenge would refuse: {shown}", validation
         )
     return validation
-
-
-# ---- comparison -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Tolerance:
-    """Two confidences agree when |a - b| <= abs + rel * max(|a|, |b|)."""
-
-    rel: float
-    abs: float
-
-    def agree(self, a: float, b: float) -> bool:
-        return abs(a - b) <= self.abs + self.rel * max(abs(a), abs(b))
-
-
-TOLERANCES: dict[str, Tolerance] = {
-    "fp32": Tolerance(rel=5e-3, abs=1e-5),
-    "fp16": Tolerance(rel=2e-2, abs=1e-4),
-    "bf16": Tolerance(rel=5e-2, abs=1e-3),
-}
-
-
-@dataclass(frozen=True)
-class RowDifference:
-    """Where one image's predictions differ beyond rounding; rank counts from 1."""
-
-    name: str
-    rank: int
-    local_id: int
-    image_id: int
-    local_confidence: float
-    image_confidence: float
-
-    def describe(self) -> str:
-        if self.local_id == self.image_id:
-            return (f"{self.name} rank {self.rank}: id {self.local_id} with confidence "
-                    f"{self.local_confidence:.6g} here but {self.image_confidence:.6g} in the "
-                    "image")
-        return (f"{self.name} rank {self.rank}: id {self.local_id} ({self.local_confidence:.6g})"
-                f" here but {self.image_id} ({self.image_confidence:.6g}) in the image")
-
-
-@dataclass(frozen=True)
-class Comparison:
-    rows: int
-    """Images in both runs."""
-    top1_agree: int
-    """Images whose first id is the same in both runs."""
-    top5_agree: int
-    """Images whose five ids are the same in both runs (in any order)."""
-    ties: tuple[str, ...]
-    """Images whose ids differ only where confidences are tied."""
-    mismatches: tuple[RowDifference, ...]
-    """The first difference beyond rounding of each image that has one."""
-    missing: tuple[str, ...] = ()
-    """Images the local run predicted and the image did not."""
-    extra: tuple[str, ...] = ()
-    """Images the image predicted and the local run did not."""
-
-    @property
-    def ok(self) -> bool:
-        return not (self.mismatches or self.missing or self.extra)
-
-    def problems(self, limit: int = SHOWN_MISMATCHES) -> list[str]:
-        out = [difference.describe() for difference in self.mismatches[:limit]]
-        if len(self.mismatches) > limit:
-            out.append(f"... and {len(self.mismatches) - limit} more images")
-        if self.missing:
-            out.append(f"missing from the image's predictions: {', '.join(self.missing[:limit])}"
-                       + (" ..." if len(self.missing) > limit else ""))
-        if self.extra:
-            out.append(f"only in the image's predictions: {', '.join(self.extra[:limit])}"
-                       + (" ..." if len(self.extra) > limit else ""))
-        return out
-
-
-Row = tuple[list[int], list[float]]
-
-
-def read_predictions(path: str | PathLike[str]) -> dict[str, Row]:
-    """predictions.csv as {image name: (ids, confidences)}; the file must be valid."""
-    rows: dict[str, Row] = {}
-    with open(path, encoding="utf-8", newline="") as stream:
-        for line, row in enumerate(csv.reader(stream), start=1):
-            try:
-                ids = [int(row[1 + 2 * k]) for k in range(TOP_K)]
-                confidences = [float(row[2 + 2 * k]) for k in range(TOP_K)]
-            except (IndexError, ValueError):
-                raise SmokeError(f"{path} line {line} is not a predictions row: check it with "
-                                 "python -m engine.validate") from None
-            rows[row[0].rsplit("/", 1)[-1]] = (ids, confidences)
-    return rows
-
-
-def _tied_with_neighbour(confidences: Sequence[float], rank: int, tolerance: Tolerance) -> bool:
-    if rank == TOP_K - 1:
-        return True  # the unseen rank 6 may hold the other class at the same score
-    neighbours = [rank - 1, rank + 1]
-    return any(0 <= n < TOP_K and tolerance.agree(confidences[rank], confidences[n])
-               for n in neighbours)
-
-
-def _first_difference(name: str, local: Row, image: Row,
-                      tolerance: Tolerance) -> tuple[RowDifference | None, bool]:
-    """The first difference beyond rounding, and whether ids differed within ties."""
-    (local_ids, local_conf), (image_ids, image_conf) = local, image
-    tie = False
-    for rank in range(TOP_K):
-        difference = RowDifference(name, rank + 1, local_ids[rank], image_ids[rank],
-                                   local_conf[rank], image_conf[rank])
-        if not tolerance.agree(local_conf[rank], image_conf[rank]):
-            return difference, tie
-        if local_ids[rank] != image_ids[rank]:
-            if (_tied_with_neighbour(local_conf, rank, tolerance)
-                    and _tied_with_neighbour(image_conf, rank, tolerance)):
-                tie = True
-            else:
-                return difference, tie
-    return None, tie
-
-
-def compare_predictions(local: str | PathLike[str], image: str | PathLike[str],
-                        tolerance: Tolerance | str = "fp32") -> Comparison:
-    """Compare two predictions.csv files by the rule in this module's docstring."""
-    rule = TOLERANCES[tolerance] if isinstance(tolerance, str) else tolerance
-    mine, theirs = read_predictions(local), read_predictions(image)
-    common = [name for name in mine if name in theirs]
-    mismatches: list[RowDifference] = []
-    ties: list[str] = []
-    top1 = top5 = 0
-    for name in sorted(common):
-        a, b = mine[name], theirs[name]
-        top1 += a[0][0] == b[0][0]
-        top5 += sorted(a[0]) == sorted(b[0])
-        difference, tie = _first_difference(name, a, b, rule)
-        if difference is not None:
-            mismatches.append(difference)
-        elif tie:
-            ties.append(name)
-    return Comparison(
-        rows=len(common), top1_agree=top1, top5_agree=top5, ties=tuple(ties),
-        mismatches=tuple(mismatches),
-        missing=tuple(sorted(name for name in mine if name not in theirs)),
-        extra=tuple(sorted(name for name in theirs if name not in mine)),
-    )
 
 
 # ---- image smoke ----------------------------------------------------------------------------
@@ -523,7 +319,7 @@ def _tail(logs: str, lines: int = 12) -> str:
     return "\n".join(f"  {line}" for line in kept)
 
 
-def image_smoke(ops: DockerOps, image: str, images_dir: str | PathLike[str],
+def image_smoke(ops: DockerClient, image: str, images_dir: str | PathLike[str],
                 output_dir: str | PathLike[str], local_predictions: str | PathLike[str], *,
                 precision: str = "fp32", tolerance: Tolerance | None = None,
                 timeout_s: float = 3600.0, shm_size: str | None = None,
@@ -577,7 +373,7 @@ def image_smoke(ops: DockerOps, image: str, images_dir: str | PathLike[str],
     )
 
 
-def strict_passes(ops: DockerOps, image: str, images_dir: str | PathLike[str],
+def strict_passes(ops: DockerClient, image: str, images_dir: str | PathLike[str],
                   output_dir: str | PathLike[str], profile: RunnerProfile, *,
                   timeout_s: float = 3600.0, gpus: bool = False,
                   cancel: threading.Event | None = None) -> tuple[StrictPass, ...]:
@@ -585,13 +381,13 @@ def strict_passes(ops: DockerOps, image: str, images_dir: str | PathLike[str],
     user 1000:1000: some runners do either. Each pass must exit cleanly and write a valid
     predictions.csv. Failures are returned, not raised: the profile decides (see
     runner_profile.Strictness)."""
-    passes = (("read-only root filesystem", {"read_only": True, "user": profile.user}),
-              (f"non-root user {NON_ROOT_USER}", {"user": NON_ROOT_USER}))
+    passes = (("read-only root filesystem", True, profile.user),
+              (f"non-root user {NON_ROOT_USER}", False, NON_ROOT_USER))
     results = []
-    for number, (name, options) in enumerate(passes, start=1):
+    for number, (name, read_only, user) in enumerate(passes, start=1):
         out = Path(output_dir) / f"strict-{number}"
         run = _run_image(ops, image, images_dir, out, profile, timeout_s=timeout_s, gpus=gpus,
-                         cancel=cancel, **options)
+                         cancel=cancel, read_only=read_only, user=user)
         target = out / PREDICTIONS
         try:
             _check_exit(image, run, target, profile, Usage(run.memory_peak, run.shm_peak,
@@ -607,10 +403,10 @@ def strict_passes(ops: DockerOps, image: str, images_dir: str | PathLike[str],
     return tuple(results)
 
 
-def _run_image(ops: DockerOps, image: str, images_dir: str | PathLike[str], out: Path,
+def _run_image(ops: DockerClient, image: str, images_dir: str | PathLike[str], out: Path,
                profile: RunnerProfile, *, extra_args: Sequence[str] = (), timeout_s: float,
                gpus: bool, cancel: threading.Event | None, user: str | None = None,
-               read_only: bool = False) -> Any:
+               read_only: bool = False) -> ContainerRun:
     out.mkdir(parents=True, exist_ok=True)
     # The engine refuses to overwrite; a stale file would also pass for a fresh one.
     with contextlib.suppress(FileNotFoundError):
@@ -621,7 +417,7 @@ def _run_image(ops: DockerOps, image: str, images_dir: str | PathLike[str], out:
                                    cancel=cancel, user=user, read_only=read_only)
 
 
-def _check_exit(image: str, run: Any, target: Path, profile: RunnerProfile,
+def _check_exit(image: str, run: ContainerRun, target: Path, profile: RunnerProfile,
                 usage: Usage) -> None:
     if run.oom_killed:
         raise RunnerLimitError(oom_message(image, profile, usage))

@@ -110,7 +110,7 @@ def read_submissions(path: str | PathLike[str]) -> list[SubmissionRecord]:
         return []
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise SubmissionError(f"{file} cannot be read as a submission record ({error}): move "
-                              "it away and push again to start a new one") from None
+                              "it away and push again to start a new one") from error
     entries = data.get("submissions") if isinstance(data, dict) else None
     if not isinstance(entries, list):
         raise SubmissionError(f"{file} is not a submission record (no \"submissions\" list): "
@@ -121,7 +121,7 @@ def read_submissions(path: str | PathLike[str]) -> list[SubmissionRecord]:
                 for entry in entries]
     except TypeError as error:
         raise SubmissionError(f"{file} holds an entry the wizard cannot read ({error}): move "
-                              "it away and push again to start a new one") from None
+                              "it away and push again to start a new one") from error
 
 
 def write_submission(record: SubmissionRecord, answers_path: str | PathLike[str]) -> Path:
@@ -136,5 +136,5 @@ def write_submission(record: SubmissionRecord, answers_path: str | PathLike[str]
     try:
         write_text_atomic(path, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
     except OSError as error:
-        raise SubmissionError(f"cannot write {path}: {error.strerror}") from None
+        raise SubmissionError(f"cannot write {path}: {error.strerror}") from error
     return path

@@ -2,7 +2,8 @@
 
 Each function returns the cleaned value or raises ValueError with one line that names the
 value and says how to fix it. The answers model and the TUI's Textual validators only wrap
-these, so the rules live in one place.
+these, so the rules live in one place. Image references are also parsed here
+(`split_reference` and friends): docker_ops refuses a bad one before Docker sees it.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ _IMAGE_REF = re.compile(
     rf"(?:@(?P<digest>{_DIGEST}))?",
     re.ASCII,
 )
+SHA256_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+"""What a registry reports a pushed image under, and what the challenge pulls it by."""
 _SYNAPSE_ID = re.compile(r"syn[0-9]+", re.ASCII)
 # Docker refuses repository names (registry + path) longer than this.
 NAME_MAX = 255
@@ -315,6 +318,46 @@ def image_ref(value: str) -> str:
     if len(name) > NAME_MAX:
         raise ValueError(f"{show(text)} has a name longer than {NAME_MAX} characters")
     return text
+
+
+def split_reference(reference: str) -> tuple[str, str | None, str | None]:
+    """`[registry/]path[:tag][@digest]` as (repository, tag, digest), checked against
+    Docker's grammar."""
+    text = image_ref(reference)
+    digest = None
+    if "@" in text:
+        text, digest = text.split("@", 1)
+    tag = None
+    colon = text.rfind(":")
+    if colon > text.rfind("/"):
+        text, tag = text[:colon], text[colon + 1:]
+    return text, tag, digest
+
+
+def tagged_reference(reference: str) -> tuple[str, str]:
+    """A reference an image can be tagged or pushed as: repository and tag, no digest."""
+    repository, tag, digest = split_reference(reference)
+    if digest is not None:
+        raise ValueError(
+            f"{show(reference)} holds a digest: images are tagged and pushed by name and tag, "
+            "e.g. docker.synapse.org/syn12345678/my-model:v1"
+        )
+    return repository, tag or "latest"
+
+
+def digest_reference(reference: str) -> tuple[str, str]:
+    """A `repository@sha256:...` reference as (repository, digest)."""
+    repository, tag, digest = split_reference(reference)
+    if digest is None or not SHA256_DIGEST.fullmatch(digest):
+        raise ValueError(
+            f"{show(reference)} is not pinned by digest: give repository@sha256:<64 hex digits>, "
+            "as the push reported"
+        )
+    if tag is not None:
+        raise ValueError(
+            f"{show(reference)} holds both a tag and a digest: give repository@digest"
+        )
+    return repository, digest
 
 
 def image_reference(registry_host: str, synapse_id: str, repository_name: str,

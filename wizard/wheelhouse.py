@@ -31,13 +31,16 @@ import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from wizard.errors import WizardError
+
+if TYPE_CHECKING:
+    from wizard.docker_client import DockerClient
 
 REQUIREMENTS = "requirements.txt"
 LOCK = "requirements.lock"
@@ -145,7 +148,7 @@ def host_env(python: str | None = None) -> PythonEnv:
     return parse_probe(done.stdout, "this machine")
 
 
-def image_env(docker: Any, image: str, cache_dir: Path) -> PythonEnv:
+def image_env(docker: DockerClient, image: str, cache_dir: Path) -> PythonEnv:
     """The base image's Python, read once with no network and cached per image id."""
     image_id = docker.image_info(image).id
     cache = cache_dir / "python-env" / (image_id.replace(":", "-") + ".json")
@@ -193,7 +196,7 @@ def read_requirements(path: Path, provided: PythonEnv) -> Requirements:
             requirement = Requirement(text)
         except InvalidRequirement as error:
             raise WheelhouseError(f"{label} line {number}: {text!r} is not a requirement "
-                                  f"({error}): write e.g. timm==1.0.9") from None
+                                  f"({error}): write e.g. timm==1.0.9") from error
         if requirement.url:
             raise WheelhouseError(f"{label} line {number}: {requirement.name} @ URL is not "
                                   "supported: build needs no network; put the wheel into "
@@ -250,9 +253,9 @@ def _pip(args: Sequence[str], *, standin: tuple[Path, Path] | None = None
     try:
         return subprocess.run(command, capture_output=True, text=True, env=_pip_env(),
                               timeout=PIP_TIMEOUT_S, check=False)
-    except subprocess.TimeoutExpired:
+    except subprocess.TimeoutExpired as error:
         raise WheelhouseError(f"pip took longer than {PIP_TIMEOUT_S} s (pip {args[0]}): is the "
-                              "package index reachable?") from None
+                              "package index reachable?") from error
 
 
 def _standin(env: PythonEnv, scratch: Path) -> tuple[Path, Path]:
@@ -596,7 +599,7 @@ def prepare(requirements: Path, image: PythonEnv, local: PythonEnv | None, work:
         except WheelhouseError as error:
             raise WheelhouseError(
                 f"the requirements resolve for {image.describe()} but not for the local smoke "
-                f"run on {local.describe()}: {error}") from None
+                f"run on {local.describe()}: {error}") from error
         differ = sorted({str(Pin(w.name, w.version)) for w in local_wheels}
                         - {str(p) for p in pins})
         if differ:

@@ -12,7 +12,8 @@ from support import anchors_dir
 
 from engine import images as images_module
 from engine.errors import ImagesError
-from engine.images import UnreadableImage, find_images, load_rgb, to_rgb
+from engine.images import UnreadableImage, load_rgb, to_rgb
+from engine.scan import find_images
 from wizard.samples import photo_like
 
 

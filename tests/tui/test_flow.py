@@ -12,7 +12,7 @@ from textual.widgets import Static
 from tui_support import run_async, screen_text, settle, write_answers
 
 from wizard import cli
-from wizard.answers import load_answers
+from wizard.answers_file import load_answers
 from wizard.base_images import suggest
 from wizard.checkpoint_info import local_torch_version
 from wizard.tui.app import create_app

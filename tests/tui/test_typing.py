@@ -39,7 +39,7 @@ async def test_a_field_is_checked_once_per_change_not_per_key(project: Path,
     monkeypatch.setattr(Field, "DEBOUNCE", 1.0, raising=False)
     answers = {key: value for key, value in COMPLETE.items() if key != "base_image"}
     path = project / "answers.toml"
-    from wizard.answers import save_answers
+    from wizard.answers_file import save_answers
 
     save_answers(answers, path)
     app = create_app(path, project)

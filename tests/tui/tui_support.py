@@ -62,7 +62,7 @@ def screen_text(app) -> str:
 
 
 def write_answers(path: Path, **values) -> Path:
-    from wizard.answers import save_answers
+    from wizard.answers_file import save_answers
 
     save_answers({**COMPLETE, **values}, path)
     return path
@@ -70,7 +70,7 @@ def write_answers(path: Path, **values) -> Path:
 
 class SlowDocker:
     """Stands in for wizard.docker_ops.DockerOps in event-handling tests only, with the same
-    method signatures: build() emits a real docker_ops.BuildStep every `delay` seconds,
+    method signatures: build() emits a real docker_events.BuildStep every `delay` seconds,
     then, when `hold` is set, waits for `release` before returning a real BuildResult; it
     honours the cancel event the way DockerOps does (BuildCancelledError). The real engine
     is exercised by the docker-marked tests."""
@@ -92,22 +92,22 @@ class SlowDocker:
     def build(self, context_dir, dockerfile: str = "Dockerfile", tag: str | None = None,
               on_event=None, cancel: threading.Event | None = None, *,
               base_image: str | None = None, nocache: bool = False):
-        from wizard import docker_ops
+        from wizard import docker_events
 
         started = time.monotonic()
         for number in range(1, self.lines + 1):
             if cancel is not None and cancel.is_set():
-                raise docker_ops.BuildCancelledError(
+                raise docker_events.BuildCancelledError(
                     f"the build was cancelled at step {number}/{self.lines}")
             if on_event is not None:
-                on_event(docker_ops.BuildStep(number, self.lines, "RUN something"))
+                on_event(docker_events.BuildStep(number, self.lines, "RUN something"))
             self.emitted += 1
             if self.delay:
                 time.sleep(self.delay)
         while not self.release.wait(0.01):
             if cancel is not None and cancel.is_set():
-                raise docker_ops.BuildCancelledError("the build was cancelled at its end")
-        return docker_ops.BuildResult(
+                raise docker_events.BuildCancelledError("the build was cancelled at its end")
+        return docker_events.BuildResult(
             image_id="sha256:" + "0" * 64, tag=tag or "", size=3_000_000_000,
             base_size=2_900_000_000, layers=12, base_layers=9, cached_steps=0,
             steps=self.lines, seconds=time.monotonic() - started)

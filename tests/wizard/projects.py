@@ -8,7 +8,8 @@ from pathlib import Path
 
 from support import REPO, write_plugin
 
-from wizard.answers import Answers, save_answers
+from wizard.answers import Answers
+from wizard.answers_file import save_answers
 from wizard.samples import make_checkpoint
 
 

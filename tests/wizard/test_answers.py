@@ -12,18 +12,10 @@ import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from wizard.answers import (
-    FIELDS,
-    STEPS,
-    TOKEN_ENV_VAR,
-    Answers,
-    dumps_answers,
-    first_invalid_step,
-    load_answers,
-    reference_toml,
-    save_answers,
-    validate_partial,
-)
+from wizard.answers import FIELDS, STEPS, TOKEN_ENV_VAR, Answers
+from wizard.answers_file import dumps_answers, load_answers, save_answers
+from wizard.answers_messages import first_invalid_step, validate_partial
+from wizard.answers_reference import reference_toml
 from wizard.base_images import find
 from wizard.errors import AnswersError, WizardError
 
@@ -93,7 +85,7 @@ def test_steps_list_the_fields_in_order():
 
 def test_example_file_is_the_reference_and_loads():
     assert EXAMPLE.read_text(encoding="utf-8") == reference_toml(), (
-        "regenerate it: python -c 'from wizard.answers import reference_toml; "
+        "regenerate it: python -c 'from wizard.answers_reference import reference_toml; "
         "print(reference_toml(), end=\"\")' > templates/answers.example.toml")
     answers = load_answers(EXAMPLE)
     assert find(answers.base_image) is not None
@@ -432,7 +424,7 @@ def test_any_bytes_give_answers_or_one_line_problems(raw):
 def test_partial_answers_accept_fields_without_constraints() -> None:
     """Plain fields (bool, Literal, optional int) validate one by one like constrained ones:
     the TUI fills a draft field by field."""
-    from wizard.answers import validate_partial
+    from wizard.answers_messages import validate_partial
 
     partial = validate_partial({"softmax": True, "workers": 0, "precision": "fp32",
                                 "trust_checkpoint": False, "convert_outputs_mode": 2,

@@ -29,8 +29,8 @@ from fake_docker import (
     image_attrs,
 )
 
-from wizard import docker_ops
-from wizard.docker_ops import (
+from wizard import docker_events, docker_ops
+from wizard.docker_events import (
     BaseImageMissingError,
     BuildCached,
     BuildCancelledError,
@@ -38,7 +38,6 @@ from wizard.docker_ops import (
     BuildLog,
     BuildStep,
     ContainerTimeoutError,
-    DockerOps,
     DockerUnavailableError,
     ImageMissingError,
     InvalidReferenceError,
@@ -48,6 +47,7 @@ from wizard.docker_ops import (
     PushProgress,
     RegistryUnreachableError,
 )
+from wizard.docker_ops import DockerOps
 from wizard.errors import WizardError
 
 TOKEN = "syn-pat-0123456789abcdef-secret"
@@ -70,17 +70,6 @@ def fake_with_images(**kwargs) -> FakeAPIClient:
 
 
 # ---- references ------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(("reference", "expected"), [
-    ("127.0.0.1:5000/syn123/tiny:v1", ("127.0.0.1:5000/syn123/tiny", "v1", None)),
-    ("docker.synapse.org/syn1/m", ("docker.synapse.org/syn1/m", None, None)),
-    (f"localhost:5000/a/b@{DIGEST}", ("localhost:5000/a/b", None, DIGEST)),
-    ("pytorch/pytorch:2.3.1-cuda12.1-cudnn8-runtime",
-     ("pytorch/pytorch", "2.3.1-cuda12.1-cudnn8-runtime", None)),
-])
-def test_split_reference(reference, expected):
-    assert docker_ops.split_reference(reference) == expected
 
 
 @pytest.mark.parametrize("reference", [
@@ -280,7 +269,7 @@ def test_pull_progress_events_and_in_band_pull_errors():
                "id": "3a39070fc5d0"},
               {"errorDetail": {"message": "unexpected EOF"}, "error": "unexpected EOF"}]
     events = []
-    with pytest.raises(docker_ops.PullFailedError, match="unexpected EOF"):
+    with pytest.raises(docker_events.PullFailedError, match="unexpected EOF"):
         DockerOps(fake_with_images(pull_stream=stream)).pull(TAG, events.append)
     assert PullProgress("3a39070fc5d0", "Downloading", 10, 20) in events
 
@@ -318,8 +307,8 @@ def test_a_container_past_its_time_limit_is_killed_and_removed(tmp_path):
 
 
 def test_every_docker_error_is_a_wizard_error():
-    for name in dir(docker_ops):
-        value = getattr(docker_ops, name)
+    for name in dir(docker_events):
+        value = getattr(docker_events, name)
         if isinstance(value, type) and name.endswith("Error"):
             assert issubclass(value, WizardError), name
 
@@ -511,8 +500,9 @@ def test_a_failing_step_tail_holds_only_the_step_output_on_either_host(context, 
     assert (error.step, error.total) == (3, 3)
     assert sorted(error.log_tail) == ["collecting requirements", "no such package: nothing"]
     assert "Warning" not in str(error)
-    warnings = [e for e in events if isinstance(e, docker_ops.DaemonWarning)]
-    assert warnings == ([docker_ops.DaemonWarning(FORWARDING_OFF)] if forwarding == "off" else [])
+    warnings = [e for e in events if isinstance(e, docker_events.DaemonWarning)]
+    assert warnings == ([docker_events.DaemonWarning(FORWARDING_OFF)] if forwarding == "off"
+                        else [])
     assert not [e for e in events if isinstance(e, BuildLog) and "Warning" in e.line
                 and "forwarding" in e.line]
 
@@ -525,7 +515,7 @@ def test_daemon_warnings_are_their_own_events_once_each(context, forwarding):
     api.images[built] = api.images[TAG]
     events = []
     DockerOps(api).build(context, "Dockerfile", TAG, events.append)
-    warnings = [e.text for e in events if isinstance(e, docker_ops.DaemonWarning)]
+    warnings = [e.text for e in events if isinstance(e, docker_events.DaemonWarning)]
     expected = [
         'Empty continuation line found in: RUN cat /opt/hello.txt &&     echo "[Warning] '
         'printed by the step itself"',
@@ -554,7 +544,7 @@ def test_a_step_printing_a_parser_style_warning_keeps_it_as_output(context):
         DockerOps(fake_with_images(build_stream=stream)).build(context, "Dockerfile", TAG,
                                                                events.append)
     assert caught.value.log_tail == ["[WARNING]: provided hosts list is empty"]
-    assert not [e for e in events if isinstance(e, docker_ops.DaemonWarning)]
+    assert not [e for e in events if isinstance(e, docker_events.DaemonWarning)]
 
 
 def test_the_pipeline_shows_a_daemon_warning_once_as_a_warning(project):
@@ -579,6 +569,6 @@ def test_the_pipeline_shows_a_daemon_warning_once_as_a_warning(project):
 
 
 def pipeline_answers(project: Path):
-    from wizard.answers import load_answers
+    from wizard.answers_file import load_answers
 
     return load_answers(project / "answers.toml")

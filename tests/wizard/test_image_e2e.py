@@ -25,10 +25,11 @@ import pytest
 from projects import make_project, tiny_answers
 
 from engine.validate import validate_file
-from wizard import docker_ops
+from wizard import docker_events, docker_ops
 from wizard.answers import Answers
 from wizard.checkpoint_info import sha256_file
-from wizard.docker_ops import BuildCached, BuildResult, BuildStep, DockerOps
+from wizard.docker_events import BuildCached, BuildResult, BuildStep
+from wizard.docker_ops import DockerOps
 from wizard.dockerfile import render, write
 from wizard.samples import make_checkpoint, make_images
 from wizard.smoke import (
@@ -181,7 +182,7 @@ def test_push_pull_by_digest_and_record_the_submission(built, registry, tmp_path
     events: list = []
     digest = built.ops.push(built.reference, events.append)
     assert digest.startswith("sha256:")
-    assert any(isinstance(e, docker_ops.PushProgress) for e in events)
+    assert any(isinstance(e, docker_events.PushProgress) for e in events)
     repository = built.reference.rsplit(":", 1)[0]
     pinned = f"{repository}@{digest}"
     assert pinned in built.ops.image_info(built.reference).repo_digests

@@ -22,8 +22,8 @@ from package_index import pip_environment
 from projects import tiny_answers
 from support import PLUGIN_TRANSFORM, REPO
 
-from wizard.answers import save_answers
-from wizard.smoke import read_predictions
+from wizard.agreement import read_predictions
+from wizard.answers_file import save_answers
 
 MODEL = '''
 import json

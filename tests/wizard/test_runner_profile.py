@@ -6,7 +6,7 @@ import pytest
 from projects import tiny_answers
 
 from wizard import validators
-from wizard.answers import validate_partial
+from wizard.answers_messages import validate_partial
 from wizard.runner_profile import RunnerProfile, Usage, show_size, usage_lines
 
 

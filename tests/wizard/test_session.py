@@ -7,7 +7,7 @@ from pathlib import Path
 
 from projects import make_project, tiny_answers
 
-from wizard.answers import load_answers, save_answers
+from wizard.answers_file import load_answers, save_answers
 from wizard.session import Session, defaults
 
 

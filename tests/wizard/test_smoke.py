@@ -1,5 +1,5 @@
-"""wizard.smoke: the comparison rule on hand-made predictions, and the local smoke run with the
-real engine on a tiny model (seconds on two cores)."""
+"""wizard.agreement and wizard.smoke: the comparison rule on hand-made predictions, and the
+local smoke run with the real engine on a tiny model (seconds on two cores)."""
 
 from __future__ import annotations
 
@@ -9,17 +9,11 @@ import pytest
 from projects import make_project, tiny_answers
 
 from engine.config import Config
-from wizard.samples import make_images
-from wizard.smoke import (
-    FULL_TEST_SET,
-    LocalSmokeError,
-    SmokeError,
-    Tolerance,
-    compare_predictions,
-    generated_images,
-    local_smoke,
-    read_predictions,
-)
+from wizard.agreement import Tolerance, compare_predictions, read_predictions
+from wizard.errors import SmokeError
+from wizard.runner_profile import FULL_TEST_SET
+from wizard.samples import generated_images, make_images
+from wizard.smoke import LocalSmokeError, local_smoke
 
 
 def write_csv(path: Path, rows: dict[str, list[tuple[int, float]]]) -> Path:

@@ -122,6 +122,20 @@ def test_model_class_name_refuses(value):
     assert "is not a Python class name" in message_of(validators.model_class_name, value)
 
 
+DIGEST = "sha256:4b20c9016e5aaa05d96a82d03bdea6ce5cc0f84b3a53a3e97281f14b0e3f00b9"
+
+
+@pytest.mark.parametrize(("reference", "expected"), [
+    ("127.0.0.1:5000/syn123/tiny:v1", ("127.0.0.1:5000/syn123/tiny", "v1", None)),
+    ("docker.synapse.org/syn1/m", ("docker.synapse.org/syn1/m", None, None)),
+    (f"localhost:5000/a/b@{DIGEST}", ("localhost:5000/a/b", None, DIGEST)),
+    ("pytorch/pytorch:2.3.1-cuda12.1-cudnn8-runtime",
+     ("pytorch/pytorch", "2.3.1-cuda12.1-cudnn8-runtime", None)),
+])
+def test_split_reference(reference, expected):
+    assert validators.split_reference(reference) == expected
+
+
 @pytest.mark.parametrize(("value", "cleaned"), [
     ("model", "model"),
     ("model/", "model"),

@@ -15,7 +15,7 @@ import torch
 from projects import make_answered_project
 from support import REPO
 
-from wizard.answers import load_answers
+from wizard.answers_file import load_answers
 from wizard.dockerfile import render
 
 
@@ -99,6 +99,26 @@ def test_check_with_only_warnings_is_ready_as_run_is(tmp_path: Path, base_image:
     assert re.search(r"^✓ │ Docker engine │ Docker ", rows, re.MULTILINE)
     assert re.search(r"^✓ │ torch \(local\) │ torch ", rows, re.MULTILINE)
     assert result.stderr.rstrip().endswith("ready")
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_a_docker_failure_is_one_line_and_its_cause_shows_in_debug(project: Path,
+                                                                    debug: bool) -> None:
+    # requirements.txt makes the check stage ask the engine for the base image's Python.
+    (project / "model" / "requirements.txt").write_text("timm==1.0.9\n")
+    env = {"DOCKER_HOST": "unix:///nonexistent/docker.sock", "OBJECTNET_WIZARD_DEBUG": ""}
+    if debug:
+        env["OBJECTNET_WIZARD_DEBUG"] = "1"
+    result = wizard("run", "--answers", project / "answers.toml", "--until", "render", env=env)
+    assert result.returncode == 3, result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "no Docker engine answers" in errors[0], result.stderr
+    if debug:  # docker-py's own exception, chained under the one-line message
+        assert "DockerException" in result.stderr, result.stderr
+        assert "direct cause" in result.stderr, result.stderr
+    else:
+        assert "Traceback" not in result.stderr and "DockerException" not in result.stderr
+    assert not (project / "Dockerfile").exists()
 
 
 def test_until_smoke_runs_the_engine_here(project: Path) -> None:

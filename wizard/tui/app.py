@@ -139,7 +139,9 @@ class WizardApp(App[int]):
                 target = SCREEN_OF_STEP[step]
         self.go(target)
 
-    def action_back(self) -> None:
+    async def action_back(self) -> None:
+        """The previous step (App.action_back, which pops a screen, does not fit a wizard
+        whose steps are switched, not stacked)."""
         target = self._neighbour(-1)
         if target is not None:
             self.go(target)

@@ -79,6 +79,8 @@ class StepScreen(Screen):
 
     def set_status(self, text: str, *, error: bool = False) -> None:
         status = self.query_one("#step-status", Static)
+        if str(status.content) == text and status.has_class("-error") == error:
+            return  # every key press clears the status: a no-op must not cost a layout pass
         status.update(text)
         status.set_class(error, "-error")
 
@@ -115,5 +117,5 @@ class StepScreen(Screen):
         self.wizard.action_next()
 
     @on(Button.Pressed, "#nav-back")
-    def _back(self) -> None:
-        self.wizard.action_back()
+    async def _back(self) -> None:
+        await self.wizard.action_back()

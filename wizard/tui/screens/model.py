@@ -34,7 +34,7 @@ class ModelScreen(StepScreen):
         self._check_key: tuple[Any, ...] | None = None
         self.check_result: Finding | None = None
         """Whether the checkpoint loads into the class (wizard.findings.model)."""
-        self.classes: list[str] = []
+        self.model_classes: list[str] = []
 
     def compose_body(self) -> ComposeResult:
         yield Field("model_dir", "Model folder", value=self.answer("model_dir"),
@@ -60,7 +60,7 @@ class ModelScreen(StepScreen):
             self.query_one("#trust-checkpoint", Checkbox).value = \
                 bool(self.answer("trust_checkpoint"))
             self._fill_checkpoints()
-            self._fill_classes(self.classes)
+            self._fill_classes(self.model_classes)
         finally:
             self._loading = False
         self._discover()
@@ -172,15 +172,18 @@ class ModelScreen(StepScreen):
         if event.state not in (WorkerState.SUCCESS, WorkerState.ERROR):
             return
         if worker.group == "model-classes":
-            model_dir, classes, problem = (None, [], error_text(worker.error)) \
-                if event.state == WorkerState.ERROR else worker.result
+            if worker.error is not None:
+                model_dir, classes, problem = None, [], error_text(worker.error)
+            else:
+                assert worker.result is not None  # a worker that succeeded holds its result
+                model_dir, classes, problem = worker.result
             if problem is not None:
-                self.classes = []
+                self.model_classes = []
                 self._note("class-note", self.session.short(problem), error=True)
             else:
                 if model_dir != self._model_dir():
                     return
-                self.classes = classes
+                self.model_classes = classes
                 self._loading = True
                 self._fill_classes(classes)
                 self._loading = False
@@ -190,11 +193,12 @@ class ModelScreen(StepScreen):
                            if classes else "model_description.py defines no nn.Module class",
                            error=not classes)
         elif worker.group == "model-check":
-            if event.state == WorkerState.ERROR:
+            if worker.error is not None:
                 self.check_result = None
                 self._show_check(Finding(findings.CHECKPOINT, Status.ERROR,
-                                         error_text(worker.error) if worker.error else "failed"))
+                                         error_text(worker.error)))
                 return
+            assert worker.result is not None  # a worker that succeeded holds its result
             key, result, info, offline = worker.result
             if key != self._check_key:
                 return

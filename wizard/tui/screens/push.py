@@ -87,5 +87,6 @@ class PushScreen(StageScreen):
         record = ""
         if pipeline is not None and pipeline.state.record is not None:
             record = f"\nsubmission record: {self.session.show_path(pipeline.state.record)}"
-        reference = self.session.answers().image_reference() if self.session.answers() else ""
+        answers = self.session.answers()
+        reference = answers.image_reference() if answers is not None else ""
         self.show_outcome(f"✓ pushed {reference}\ndigest: {self.digest}{record}")

@@ -4,9 +4,8 @@ them), and the checks' warnings."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from rich.syntax import Syntax
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -15,8 +14,14 @@ from textual.widgets import Button, Static, TabbedContent, TabPane
 
 from wizard.tui.screens.stage import StageScreen
 
+if TYPE_CHECKING:
+    from rich.syntax import Syntax
+
 
 def highlighted(text: str, lexer: str) -> Syntax:
+    # Imported here: pygments' lexer table costs about 0.1 s, which the first screen need not pay.
+    from rich.syntax import Syntax
+
     return Syntax(text, lexer, theme="ansi_dark", background_color="default",
                   word_wrap=True, line_numbers=True)
 
@@ -79,7 +84,7 @@ class ReviewScreen(StageScreen):
         self.action_render()
 
     def stage_done(self, result: Any) -> None:
-        from wizard.answers import dumps_answers
+        from wizard.answers_file import dumps_answers
 
         pipeline = self.wizard.pipeline()
         self.rendered_for = result

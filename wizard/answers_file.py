@@ -1,0 +1,89 @@
+"""The answers file: read and validated into Answers (every problem as one line, never a
+traceback), and written back atomically in field order without secrets."""
+
+from __future__ import annotations
+
+import codecs
+import tomllib
+from collections.abc import Mapping
+from os import PathLike
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+from pydantic import ValidationError
+
+from wizard.answers import FIELDS, TOKEN_ENV_VAR, Answers
+from wizard.answers_messages import format_errors, key_problems, toml_error_line
+from wizard.errors import AnswersError
+from wizard.files import write_text_atomic
+
+
+def load_answers(path: str | PathLike[str]) -> Answers:
+    """Read and validate an answers file. Raises AnswersError with one line per problem
+    (never a traceback): syntax errors as file:line:col, unknown or secret-looking keys, and
+    invalid values."""
+    label = str(path)
+    file = Path(path)
+    try:
+        raw = file.read_bytes()
+    except FileNotFoundError as error:
+        raise AnswersError([
+            f"{label}: no such file: write one (templates/answers.example.toml lists every "
+            "setting) or let the wizard ask its questions"
+        ]) from error
+    except IsADirectoryError as error:
+        raise AnswersError([f"{label}: is a folder: give the answers file inside it"]) from error
+    except OSError as error:
+        raise AnswersError([f"{label}: cannot read it: {error.strerror}"]) from error
+    if raw.startswith(codecs.BOM_UTF8):
+        raise AnswersError([
+            f"{label}: starts with a byte order mark (BOM), which TOML does not allow: save "
+            "it as UTF-8 without BOM"
+        ])
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise AnswersError([
+            f"{label}: not UTF-8 text (byte {error.start}): save it as UTF-8"
+        ]) from error
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise AnswersError([toml_error_line(label, error, text)]) from error
+    lines = key_problems(data, label)
+    known = {key: value for key, value in data.items() if key in Answers.model_fields}
+    try:
+        answers = Answers.model_validate(known)
+    except ValidationError as error:
+        lines.extend(format_errors(error, label))
+        answers = None
+    if lines or answers is None:
+        raise AnswersError(lines)
+    return answers
+
+
+HEADER = (
+    "# objectnet-wizard answers. templates/answers.example.toml describes every setting.\n"
+    f"# No secrets here: the Synapse token comes from {TOKEN_ENV_VAR} or a prompt.\n"
+)
+
+
+def dumps_answers(answers: Answers | Mapping[str, Any]) -> str:
+    """The answers as TOML, in field order, without unset (None) values. A mapping (a TUI
+    draft) is written the same way; keys that are not settings are left out, so a draft can
+    never carry a secret into the file."""
+    data = answers.model_dump() if isinstance(answers, Answers) else dict(answers)
+    ordered = {}
+    for name in FIELDS:
+        value = data.get(name)
+        if value is None or value == []:
+            continue
+        ordered[name] = str(value) if isinstance(value, PathLike) else value
+    return HEADER + "\n" + tomli_w.dumps(ordered)
+
+
+def save_answers(answers: Answers | Mapping[str, Any], path: str | PathLike[str]) -> None:
+    """Write the answers atomically (a temporary file renamed over the old one), so an
+    interrupted save never leaves half a file."""
+    write_text_atomic(Path(path), dumps_answers(answers))
