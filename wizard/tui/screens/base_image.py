@@ -14,7 +14,6 @@ from textual.widgets import DataTable, Input, Static
 from textual.worker import Worker, WorkerState
 
 from wizard import base_images, findings
-from wizard.checkpoint_info import checkpoint_torch
 from wizard.tui.screens.base import StepScreen
 from wizard.tui.widgets.field import Field
 
@@ -59,6 +58,8 @@ class BaseImageScreen(StepScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="suggest")
     def _suggest(self, checkpoint: Path | None) -> tuple[str | None, str]:
+        from wizard.checkpoint_info import checkpoint_torch  # reads engine/: not at start-up
+
         return checkpoint_torch(checkpoint)
 
     @on(Worker.StateChanged)
