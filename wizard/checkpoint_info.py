@@ -255,9 +255,30 @@ def _human_size(size: int) -> str:
     return f"{size} bytes"
 
 
+def checkpoint_torch(path: Path | None) -> tuple[str | None, str]:
+    """The torch version a base image should match for the checkpoint at `path`, and how it is
+    known (None: not yet chosen; the torch installed here stands in). Imports torch: call it
+    from a worker."""
+    local = local_torch_version()
+    if path is None or not path.is_file():
+        return local, "no checkpoint yet: assumed to match the torch installed here"
+    info = inspect(path, with_sha256=False)
+    version = info.torch_for_check(local)
+    if info.torch_version:
+        return version, f"{path.name} records torch {info.torch_version}"
+    if version == LEGACY_TORCH:
+        return version, (f"{path.name} is in the legacy format: saved by torch < 1.6, which "
+                         "every newer torch reads")
+    if version == local:
+        why = f" ({info.evidence})" if info.evidence else ""
+        return version, (f"{path.name} was likely saved by the torch installed here{why}")
+    return version, f"{path.name} needs torch {version} or newer: {info.evidence}"
+
+
 __all__ = [
     "CheckpointFormat",
     "CheckpointInfo",
+    "checkpoint_torch",
     "describe",
     "inspect",
     "local_torch_version",

@@ -33,3 +33,20 @@ class CheckpointError(WizardError):
 class ModelProblemError(WizardError):
     """The model folder, its class or its checkpoint cannot work as answered (the same kind
     of problem as a bad answers file, so the same exit code: 2)."""
+
+
+def error_text(error: BaseException) -> str:
+    """A failure in words: the wizard's own errors are ready to show; anything else is a
+    bug or an unwrapped library error, shown on one line with its type, never a traceback."""
+    if isinstance(error, WizardError):
+        return str(error)
+    from engine.errors import EngineError
+
+    if isinstance(error, EngineError):
+        return str(error)
+    if isinstance(error, ModuleNotFoundError):
+        return (f"a module is missing: {error}: install the wizard's dependencies with "
+                "pip install -e '.[wizard]'")
+    if isinstance(error, ImportError):  # a module that exists but failed: not a missing one
+        return f"an import failed: {error}"
+    return f"unexpected {type(error).__name__}: {error}"

@@ -132,10 +132,3 @@ def _oldest_hint(gpu: str) -> str:
     oldest = oldest_that_runs(gpu)
     return (f"{oldest.ref} or newer has compiled code for it" if oldest is not None
             else "no image in the table has compiled code for it")
-
-
-def refuse_if_blocking(verdicts: list[GpuVerdict]) -> None:
-    """Raise GpuIncompatibleError for the first blocking verdict."""
-    for verdict in verdicts:
-        if verdict.blocking:
-            raise GpuIncompatibleError(verdict.message)

@@ -49,6 +49,12 @@ def gpu_names() -> list[str]:
         return []
 
 
+def torch_facts() -> tuple[str | None, list[str]]:
+    """The local torch version and the GPUs it sees; (None, []) without torch."""
+    version = torch_version()
+    return (None, []) if version is None else (version, gpu_names())
+
+
 def wait_idle(timeout: float) -> bool:
     """Wait up to `timeout` seconds for a thread inside the lock (importing torch or running
     model code) to finish; True when idle. A clean exit calls it: an interpreter shutting

@@ -33,6 +33,8 @@ CREDENTIAL_NAMES = (".env", ".env.*", "*.pem", "*.key", "id_rsa*", "id_dsa*", "i
                     ".dockercfg", ".git-credentials", "credentials*")
 ANSWERS_NAMES = ("answers*.toml", "*.answers.toml", "submissions*.toml")
 BYTECODE = ("*.pyc", "*.pyo")
+NOT_CHECKPOINTS = frozenset({".py", ".pyc", ".txt", ".md", ".json", ".toml", ".yaml", ".yml",
+                             ".cfg"})
 
 
 @dataclass(frozen=True)
@@ -177,6 +179,21 @@ def resolve(model_dir: Path, checkpoint: str, include: Sequence[str] = (),
         raise RenderError(f"model_exclude matches the checkpoint {checkpoint}: the image needs "
                           "it; narrow the pattern")
     return entries
+
+
+def checkpoint_candidates(model_dir: Path) -> list[str]:
+    """Files of the model folder (and one level below) that could be checkpoints, relative
+    to it: everything but code, text and hidden files (a checkpoint may have any suffix, so
+    the model step offers these to pick from)."""
+    if not model_dir.is_dir():
+        return []
+    found = []
+    for path in sorted(model_dir.glob("*")) + sorted(model_dir.glob("*/*")):
+        relative = path.relative_to(model_dir)
+        if (path.is_file() and path.suffix.lower() not in NOT_CHECKPOINTS
+                and not any(part.startswith((".", "__")) for part in relative.parts)):
+            found.append(relative.as_posix())
+    return found
 
 
 def human_size(size: float) -> str:

@@ -20,7 +20,7 @@ HTTP_MODULES = {"requests", "httpx", "urllib3", "aiohttp"}
 
 
 @dataclass(frozen=True)
-class Finding:
+class Download:
     """One place in the model code that would need the network."""
 
     path: Path
@@ -53,40 +53,40 @@ def _is_none_or_false(node: ast.AST) -> bool:
     return isinstance(node, ast.Constant) and node.value in (None, False)
 
 
-def scan_source(source: str, path: Path) -> list[Finding]:
-    """Findings for one file; a file that does not parse is reported, not raised."""
+def scan_source(source: str, path: Path) -> list[Download]:
+    """The downloads in one file; a file that does not parse is reported, not raised."""
     try:
         tree = ast.parse(source, str(path))
     except SyntaxError as error:
-        return [Finding(path, error.lineno or 0, f"syntax error: {error.msg}",
+        return [Download(path, error.lineno or 0, f"syntax error: {error.msg}",
                         "fix the file; the engine cannot import it")]
-    found: list[Finding] = []
+    found: list[Download] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and _dotted(node).startswith("torch.hub."):
-            found.append(Finding(path, node.lineno, f"uses {_dotted(node)}",
+            found.append(Download(path, node.lineno, f"uses {_dotted(node)}",
                                  "torch.hub downloads at run time; build the model class "
                                  "locally and load weights from your checkpoint"))
         elif isinstance(node, ast.Call):
             name = _call_name(node)
             if name in DOWNLOAD_CALLS:
-                found.append(Finding(path, node.lineno, f"calls {name}()",
+                found.append(Download(path, node.lineno, f"calls {name}()",
                                      "downloads need the network; ship the file in the "
                                      "model folder instead"))
             elif name == "from_pretrained":
-                found.append(Finding(path, node.lineno, "calls from_pretrained()",
+                found.append(Download(path, node.lineno, "calls from_pretrained()",
                                      "it downloads unless the files are local: build the "
                                      "architecture from a config and load your checkpoint"))
             for keyword in node.keywords:
                 if keyword.arg == "pretrained" and not _is_none_or_false(keyword.value):
-                    found.append(Finding(path, node.lineno, "pretrained=... downloads weights",
+                    found.append(Download(path, node.lineno, "pretrained=... downloads weights",
                                          "drop it: the engine loads your checkpoint"))
                 elif keyword.arg == "weights" and not _is_none_or_false(keyword.value):
-                    found.append(Finding(path, node.lineno, "weights=... downloads weights",
+                    found.append(Download(path, node.lineno, "weights=... downloads weights",
                                          "use weights=None: the engine loads your checkpoint"))
             for argument in node.args:
                 if isinstance(argument, ast.Constant) and isinstance(argument.value, str) \
                         and argument.value.startswith(("http://", "https://")):
-                    found.append(Finding(path, node.lineno, f"passes the URL {argument.value}",
+                    found.append(Download(path, node.lineno, f"passes the URL {argument.value}",
                                          "nothing can be fetched in the challenge: ship the "
                                          "file in the model folder"))
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
@@ -94,18 +94,18 @@ def scan_source(source: str, path: Path) -> list[Finding]:
                        else [node.module or ""])
             for module in modules:
                 if module.split(".")[0] in HTTP_MODULES:
-                    found.append(Finding(path, node.lineno, f"imports {module}",
+                    found.append(Download(path, node.lineno, f"imports {module}",
                                          "an HTTP client cannot reach anything in the "
                                          "challenge; remove network access"))
     return sorted(found, key=lambda f: f.line)
 
 
-def scan(model_dir: Path) -> list[Finding]:
-    """Findings for every .py file of the model folder the image will hold, sub-packages
+def scan(model_dir: Path) -> list[Download]:
+    """The downloads in every .py file of the model folder the image will hold, sub-packages
     included."""
     from wizard.model_folder import listing
 
-    found: list[Finding] = []
+    found: list[Download] = []
     for entry in listing(model_dir, ""):
         if entry.included and entry.path.endswith(".py"):
             path = model_dir / entry.path

@@ -16,10 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from wizard import base_images, dockerfile, gpu_compat, model_folder, offline, wheelhouse
+from wizard import dockerfile, findings, model_folder, wheelhouse
 from wizard.answers import Answers
-from wizard.checkpoint_info import local_torch_version
-from wizard.errors import ModelProblemError, WizardError
+from wizard.errors import ModelProblemError, RenderError, WizardError
 from wizard.events import (
     EventSink,
     Log,
@@ -29,6 +28,8 @@ from wizard.events import (
     StageWarning,
     from_docker,
 )
+from wizard.findings import Finding, Status
+from wizard.gpu_compat import GpuIncompatibleError
 from wizard.runner_profile import RunnerLimitError, RunnerProfile
 
 if TYPE_CHECKING:
@@ -119,33 +120,37 @@ class Pipeline:
     # -- stages ----------------------------------------------------------------------------
 
     def check(self) -> list[str]:
-        """Stops the run (ModelProblemError, WheelhouseError) for what `check` reports as an
-        error: requirements that cannot be built offline, a model class that cannot be
-        built, a checkpoint that does not fit. Returns the warnings that do not stop it: base
-        image vs checkpoint torch, torch pins left out, model code that needs the network."""
-        from wizard.model_check import check_model
-
+        """The model's findings (wizard.findings, as `check` prints them). Stops the run for
+        what `check` reports as an error: a base image that cannot drive the target GPU
+        (GpuIncompatibleError), requirements that cannot be built offline (WheelhouseError),
+        a model class that cannot be built or a checkpoint that does not fit
+        (ModelProblemError), a model folder that cannot be listed (RenderError). Returns the
+        warnings that do not stop it: base image vs checkpoint torch, torch pins left out,
+        model code that needs the network."""
         self.emit(StageStarted("check", "Checking the answers against the files"))
-        verdicts = gpu_compat.check(self.answers.base_image, self.answers.target_gpu)
-        gpu_compat.refuse_if_blocking(verdicts)
-        warnings: list[str] = [str(verdict) for verdict in verdicts]
-        model_dir = self.answers.model_path(self.root)
+        answers, root = self.answers, self.root
+        gpu = findings.gpu(answers.base_image, answers.target_gpu)
+        _stop_at_error(gpu, GpuIncompatibleError)
+        warnings: list[str] = [str(f) for f in gpu if f.status is Status.WARNING]
         warnings += self._ensure_dependencies()
-        result = check_model(model_dir, self.answers.model_class,
-                             self.answers.checkpoint_path(self.root),
-                             self.answers.trust_checkpoint)
-        if not result.ok:
-            raise ModelProblemError(result.detail or result.message)
-        self.emit(Log("check", result.message))
-        entries = model_folder.resolve(model_dir, self.answers.checkpoint,
-                                       self.answers.model_include, self.answers.model_exclude)
-        self.state.model_files = entries
-        for line in model_folder.summary_lines(entries):
-            self.emit(Log("check", line))
-        _, more = checkpoint_warnings(self.answers, self.root)
-        warnings += more
-        if model_dir.is_dir():
-            warnings += [f"not offline-ready: {f}" for f in offline.scan(model_dir)]
+        fits = findings.model(answers.model_path(root), answers.model_class,
+                              answers.checkpoint_path(root), answers.trust_checkpoint)
+        _stop_at_error([fits], ModelProblemError)
+        folder = findings.model_folder(answers, root)
+        _stop_at_error([folder], RenderError)
+        # The review step lists what goes into the image: the same selection, kept.
+        self.state.model_files = model_folder.resolve(
+            answers.model_path(root), answers.checkpoint, answers.model_include,
+            answers.model_exclude)
+        saved_by, advice = findings.checkpoint(answers.checkpoint_path(root),
+                                               answers.trust_checkpoint)
+        advice += findings.base_image(answers.base_image, saved_by)
+        for finding in (fits, folder):
+            for line in finding.detail.splitlines():
+                self.emit(Log("check", line))
+        warnings += [str(f) for f in advice if f.status is Status.WARNING]
+        warnings += [f"not offline-ready: {f}" for f in findings.offline(answers.model_path(root))
+                     if f.status is Status.WARNING]
         for text in warnings:
             self.emit(StageWarning("check", text))
         self.state.warnings = warnings
@@ -408,29 +413,9 @@ def build_summary(result: BuildResult) -> str:
             f"{result.cached_steps}/{result.steps} steps from cache, {result.seconds:.1f} s")
 
 
-def checkpoint_warnings(answers: Answers, root: Path) -> tuple[str | None, list[str]]:
-    """(the torch the checkpoint is taken to come from, warnings about it): a whole pickled
-    model without trust_checkpoint, and base_images.check of the image against that torch.
-    The check stage and `objectnet-wizard check` both report these."""
-    from wizard.checkpoint_info import inspect
-
-    checkpoint = answers.checkpoint_path(root)
-    saved_by = None
-    warnings: list[str] = []
-    if checkpoint.is_file():
-        info = inspect(checkpoint, with_sha256=False)
-        saved_by = info.torch_for_check(local_torch_version())
-        foreign = info.foreign_globals
-        if foreign:
-            warnings.append(
-                f"{checkpoint.name} would call or build {', '.join(foreign[:4])} when loaded, "
-                "which is not a torch model class: a file like this runs code on your "
-                "machine; the engine refuses it, and trust_checkpoint = true would run that "
-                "code too: use a state_dict from a source you trust")
-        elif info.needs_trust and not answers.trust_checkpoint:
-            warnings.append(
-                f"{checkpoint.name} is a whole pickled model: the engine refuses it unless "
-                "trust_checkpoint = true (loading it runs code from the file); better, "
-                "re-save model.state_dict()")
-    warnings += [str(w) for w in base_images.check(answers.base_image, saved_by)]
-    return saved_by, warnings
+def _stop_at_error(found: list[Finding], error: type[WizardError]) -> None:
+    """Raise `error` with the first blocking finding's detail: the one-line message `run`
+    prints, with the exit code that error class maps to."""
+    for finding in found:
+        if finding.blocking:
+            raise error(finding.detail)

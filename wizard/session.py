@@ -42,6 +42,21 @@ def _default_docker() -> Any:
     return docker_ops.connect()
 
 
+REQUIRED = "required"
+
+
+def field_error(name: str, value: Any) -> str | None:
+    """The core's message for one answers field with this value, or None when it is valid:
+    what the wizard shows next to the field as it is typed. A blank required field reads
+    REQUIRED rather than the answers file's "add ... =" hint (the field shows its own hint
+    with it)."""
+    if value is None:
+        return REQUIRED if Answers.model_fields[name].is_required() else None
+    error = validate_partial({name: value}).errors.get(name)
+    # Shown next to the field, the core's "name: " prefix only repeats the label.
+    return error.removeprefix(f"{name}: ") if error else None
+
+
 def read_draft(path: Path) -> tuple[dict[str, Any], list[str]]:
     """The answers in `path` as a draft, and the file's problems (one line each). A file
     with invalid values still prefills every setting it has, so the wizard can show each

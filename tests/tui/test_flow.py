@@ -198,10 +198,10 @@ async def test_no_docker_engine_is_explained_at_environment_and_build(project: P
     app = create_app(project_root=project, docker=no_engine())
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        mark, _, detail, fix = app.screen.items["docker"]
-        assert mark == "✗"
-        assert detail.startswith(f"no Docker engine answers at {NO_ENGINE}")
-        assert fix.startswith("the Dockerfile and the local smoke run work without it")
+        docker = app.screen.items["Docker engine"]
+        assert docker.mark == "✗"
+        assert docker.detail.startswith(f"no Docker engine answers at {NO_ENGINE}")
+        assert docker.fix.startswith("the Dockerfile and the local smoke run work without it")
         assert text(app, "#env-summary").startswith("Missing: Docker engine.")
 
     path = write_answers(project / "answers.toml")

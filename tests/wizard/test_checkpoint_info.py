@@ -205,9 +205,9 @@ def test_an_exploit_is_not_called_a_pickled_model(tmp_path):
 
 
 def test_the_check_stage_calls_an_exploit_what_it_is(tmp_path):
-    from projects import make_project, tiny_answers
+    from projects import make_project
 
-    from wizard.pipeline import checkpoint_warnings
+    from wizard import findings
 
     class Exploit:
         def __reduce__(self):
@@ -215,7 +215,22 @@ def test_the_check_stage_calls_an_exploit_what_it_is(tmp_path):
 
     root = make_project(tmp_path / "project")
     torch.save({"weights": torch.zeros(1), "payload": Exploit()}, root / "model" / "x.pth")
-    _, warnings = checkpoint_warnings(tiny_answers(checkpoint="x.pth"), root)
-    line = next(w for w in warnings if "x.pth" in w)
+    _, found = findings.checkpoint(root / "model" / "x.pth", trust=False)
+    line = next(f.detail for f in found if "x.pth" in f.detail)
     assert "posix.system" in line and "not a torch model class" in line
     assert "whole pickled model" not in line
+
+
+def test_the_torch_a_base_image_should_match(files):
+    from wizard.checkpoint_info import LEGACY_TORCH, checkpoint_torch, local_torch_version
+
+    local = local_torch_version()
+    assert checkpoint_torch(None) == (local, "no checkpoint yet: assumed to match the torch "
+                                             "installed here")
+    assert checkpoint_torch(files["meta.safetensors"]) == \
+        ("2.3.1", "meta.safetensors records torch 2.3.1")
+    version, why = checkpoint_torch(files["legacy.pth"])
+    assert version == LEGACY_TORCH and why.startswith("legacy.pth is in the legacy format")
+    version, why = checkpoint_torch(files["state.pth"])
+    assert version == local and why.startswith("state.pth was likely saved by the torch "
+                                               "installed here")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from projects import make_answered_project
-from test_wizard_cli import wizard
+from test_wizard_cli import check_rows, wizard
 
 from wizard import gpu_compat
 from wizard.answers import Answers
@@ -80,7 +80,7 @@ def test_check_refuses_an_image_for_the_declared_gpu(tmp_path: Path):
     result = wizard("check", "--answers", project / "answers.toml",
                     env={"DOCKER_HOST": "unix:///nonexistent/docker.sock"})
     assert result.returncode == 3, result.stderr
-    assert "cannot drive the target GPU H100 (sm_90)" in result.stderr
+    assert "cannot drive the target GPU H100 (sm_90)" in check_rows(result.stderr)
     run = wizard("run", "--answers", project / "answers.toml", "--until", "render")
     assert run.returncode == 1
     assert run.stderr.count("error:") == 1 and FIRST_HOPPER in run.stderr
@@ -91,4 +91,4 @@ def test_check_passes_a_capable_image(tmp_path: Path):
     project = make_answered_project(tmp_path, base_image=FIRST_HOPPER, target_gpu="H100")
     result = wizard("check", "--answers", project / "answers.toml",
                     env={"DOCKER_HOST": "unix:///nonexistent/docker.sock"})
-    assert "has compiled code for H100" in result.stderr
+    assert "has compiled code for H100" in check_rows(result.stderr)

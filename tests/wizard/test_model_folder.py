@@ -51,3 +51,13 @@ def test_summary_names_sizes_and_reasons(tmp_path: Path) -> None:
     lines = summary_lines(listing(folder, "c.pth"))
     assert lines[0] == "2 files, 20 B go into the image:"
     assert "  c.pth  10 B" in lines and "  .env: named like credentials" in lines
+
+
+def test_checkpoint_candidates_are_the_files_that_are_not_code_or_text(tmp_path: Path) -> None:
+    from wizard.model_folder import checkpoint_candidates
+
+    folder = make(tmp_path / "m", ["model_description.py", "best.pth", "w/epoch3.ckpt",
+                                   "labels.JSON", "README.md", "weights.npz", ".hidden.pth",
+                                   "__pycache__/x.pth", "a/b/too_deep.pth"])
+    assert checkpoint_candidates(folder) == ["best.pth", "weights.npz", "w/epoch3.ckpt"]
+    assert checkpoint_candidates(tmp_path / "absent") == []

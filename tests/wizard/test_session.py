@@ -148,3 +148,14 @@ def test_prefill_fills_only_what_is_still_a_default(tmp_path: Path) -> None:
     assert session.draft["model_class"] == "mine"
     assert session.draft["checkpoint"] == "tiny.pth" and "not_a_field" not in session.draft
     assert session.unsaved and not (tmp_path / "answers.toml").exists()
+
+
+def test_field_error_is_the_core_message_without_the_field_name() -> None:
+    from wizard.session import REQUIRED, field_error
+
+    assert field_error("model_class", None) == REQUIRED
+    assert field_error("tag", None) is None  # optional: blank is its default
+    assert field_error("batch_size", 8) is None
+    error = field_error("batch_size", -3)
+    assert error is not None and "-3" in error and not error.startswith("batch_size:")
+    assert field_error("synapse_project_id", "12345") is not None

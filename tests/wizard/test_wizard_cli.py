@@ -27,6 +27,21 @@ def wizard(*args: object, cwd: Path = REPO, env: dict | None = None, timeout: fl
                           env={**os.environ, "COLUMNS": "200", **(env or {})})
 
 
+def check_rows(output: str) -> str:
+    """`check`'s table, one line per finding ("mark │ check │ finding │ what to do"), with
+    each cell's wrapped lines joined again: what a row says, whatever the terminal's width."""
+    rows: list[list[str]] = []
+    for line in output.splitlines():
+        if not line.startswith("│"):
+            continue
+        cells = [cell.strip() for cell in line.strip("│").split("│")]
+        if cells[0] or cells[1] or not rows:
+            rows.append(cells)
+        else:
+            rows[-1] = [f"{a} {b}".strip() for a, b in zip(rows[-1], cells, strict=True)]
+    return "\n".join(" │ ".join(cells) for cells in rows)
+
+
 def test_render_writes_what_the_core_renders(project: Path) -> None:
     result = wizard("render", "--answers", project / "answers.toml")
     assert result.returncode == 0, result.stderr
@@ -63,9 +78,28 @@ def test_check_reports_model_and_offline_findings(project: Path) -> None:
     result = wizard("check", "--answers", project / "answers.toml",
                     env={"DOCKER_HOST": "unix:///nonexistent/docker.sock"})
     assert result.returncode == 3, result.stderr
-    assert "loads into tiny" in result.stderr
-    assert "imports requests" in result.stderr
-    assert "no Docker engine" in result.stderr
+    rows = check_rows(result.stderr)
+    assert "loads into tiny" in rows
+    assert "imports requests" in rows
+    assert "no Docker engine" in rows
+
+
+@pytest.mark.docker
+def test_check_with_only_warnings_is_ready_as_run_is(tmp_path: Path, base_image: str) -> None:
+    """Model code that may download is a warning for `run` (its check stage goes on), so
+    `check` must not call the environment not ready (exit 3) for it: it said so before the
+    findings model made both read the same finding."""
+    project = make_answered_project(tmp_path / "project", base_image=base_image)
+    description = project / "model" / "model_description.py"
+    description.write_text(description.read_text() + "\nimport requests\n")
+    result = wizard("check", "--answers", project / "answers.toml")
+    assert result.returncode == 0, result.stderr
+    rows = check_rows(result.stderr)
+    assert re.search(r"^! │ offline-ready │ model_description.py:\d+: imports requests", rows,
+                     re.MULTILINE), rows
+    assert re.search(r"^✓ │ Docker engine │ Docker ", rows, re.MULTILINE)
+    assert re.search(r"^✓ │ torch \(local\) │ torch ", rows, re.MULTILINE)
+    assert result.stderr.rstrip().endswith("ready")
 
 
 @pytest.mark.parametrize("debug", [False, True])
@@ -194,7 +228,7 @@ def test_a_key_mismatch_is_a_model_problem_everywhere(project: Path) -> None:
     save_checkpoint(project / "model", "tiny10", project / "model" / "tiny.pth")
     checked = wizard("check", "--answers", project / "answers.toml")
     assert checked.returncode == 2, checked.stderr
-    assert "fc.weight [10, 16] vs [1000, 16]" in checked.stderr
+    assert "fc.weight [10, 16] vs [1000, 16]" in check_rows(checked.stderr)
     result = wizard("run", "--answers", project / "answers.toml", "--until", "smoke")
     assert result.returncode == 2, result.stderr
     assert "does not fit model class tiny: keys 2 with another shape" in result.stderr

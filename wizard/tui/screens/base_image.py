@@ -20,7 +20,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from wizard import base_images
+from wizard import base_images, findings
 from wizard.image_availability import LOCAL, PULLABLE, Availability, TorchImage
 from wizard.tui.screens.base import StepScreen
 from wizard.tui.widgets.field import Field
@@ -54,26 +54,6 @@ class SourcesUnknown(Message):
     def __init__(self, reason: str) -> None:
         super().__init__()
         self.reason = reason
-
-
-def checkpoint_torch(path: Path | None) -> tuple[str | None, str]:
-    """The torch version to match and how it is known (imports torch: call from a worker)."""
-    from wizard.checkpoint_info import LEGACY_TORCH, inspect, local_torch_version
-
-    local = local_torch_version()
-    if path is None or not path.is_file():
-        return local, "no checkpoint yet: assumed to match the torch installed here"
-    info = inspect(path, with_sha256=False)
-    version = info.torch_for_check(local)
-    if info.torch_version:
-        return version, f"{path.name} records torch {info.torch_version}"
-    if version == LEGACY_TORCH:
-        return version, (f"{path.name} is in the legacy format: saved by torch < 1.6, which "
-                         "every newer torch reads")
-    if version == local:
-        why = f" ({info.evidence})" if info.evidence else ""
-        return version, (f"{path.name} was likely saved by the torch installed here{why}")
-    return version, f"{path.name} needs torch {version} or newer: {info.evidence}"
 
 
 class BaseImageScreen(StepScreen):
@@ -246,6 +226,8 @@ class BaseImageScreen(StepScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="suggest")
     def _suggest(self, checkpoint: Path | None) -> tuple[str | None, str]:
+        from wizard.checkpoint_info import checkpoint_torch  # reads engine/: not at start-up
+
         return checkpoint_torch(checkpoint)
 
     @on(Worker.StateChanged)
@@ -333,15 +315,13 @@ class BaseImageScreen(StepScreen):
         if not ref or field.error() is not None:
             warnings.update("")
             return
-        found = base_images.check(ref, self.torch_version)
-        image = base_images.find(ref)
         local = next((i for i in self.torch_images if i.ref == ref), None)
-        lines = [f"! {w}" for w in found if not (local and w.code == "unknown-image")]
-        if not lines and image is not None:
-            lines.append(f"✓ {image.describe()}")
-        elif not lines and local is not None:
+        if local is not None and base_images.find(ref) is None:
+            # Not in the table, but found here with torch: that is what is known of it.
             python = f", Python {local.python}" if local.python else ""
-            lines.append(f"✓ torch {local.torch}{python} ({local.evidence})")
+            lines = [f"✓ torch {local.torch}{python} ({local.evidence})"]
+        else:
+            lines = [f"{f.mark} {f.shown}" for f in findings.base_image(ref, self.torch_version)]
         source = self.sources.get(ref)
         if source is not None:
             lines.append(f"{'✓' if source.state in WHERE else '!'} {source.describe()}")

@@ -13,30 +13,21 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Static
 from textual.worker import Worker, WorkerState
 
+from wizard import findings
+from wizard.errors import error_text
+from wizard.findings import Finding, Status
 from wizard.tui.screens.base import StepScreen
-from wizard.tui.screens.stage import error_text
 
-CHECKING, OK, MISSING, ADVICE = "…", "✓", "✗", "!"
-
-DOCKER_FIX = ("the Dockerfile and the local smoke run work without it; the build, the "
-              "in-image test and the push need it")
-TORCH_FIX = ("install torch and torchvision next to the wizard (`make venv`); the model "
-             "check and the local smoke run need them, the image brings its own")
-
-
-def _torch_facts() -> tuple[str | None, list[str]]:
-    """The local torch version and the GPUs it sees (imports torch: call from a worker)."""
-    from wizard.local_torch import gpu_names, torch_version
-
-    version = torch_version()
-    return (None, []) if version is None else (version, gpu_names())
+ROWS = {findings.PROJECT: "env-project", findings.DOCKER: "env-docker",
+        findings.TORCH: "env-torch", findings.GPUS: "env-gpus"}
+"""The findings this step shows (wizard.findings' producers), each in its row."""
 
 
 class CheckRow(Horizontal):
     """One finding: a mark (✓ ✗ ! …), what was checked, what was found and the fix."""
 
-    MARKS: ClassVar[dict[str, str]] = {OK: "-ok", MISSING: "-error", ADVICE: "-warning",
-                                       CHECKING: ""}
+    STYLES: ClassVar[dict[Status, str]] = {Status.OK: "-ok", Status.ERROR: "-error",
+                                           Status.WARNING: "-warning"}
 
     def compose(self) -> ComposeResult:
         yield Static("", classes="check-mark", markup=False)
@@ -45,17 +36,16 @@ class CheckRow(Horizontal):
             yield Static("", classes="check-detail", markup=False)
             yield Static("", classes="check-fix", markup=False)
 
-    def show(self, mark: str, name: str, detail: str, fix: str) -> None:
+    def show(self, finding: Finding) -> None:
         mark_widget = self.query_one(".check-mark", Static)
-        mark_widget.update(mark)
-        for style in self.MARKS.values():
-            if style:
-                mark_widget.set_class(style == self.MARKS[mark], style)
-        self.query_one(".check-name", Static).update(name)
-        self.query_one(".check-detail", Static).update(detail)
+        mark_widget.update(finding.mark)
+        for status, style in self.STYLES.items():
+            mark_widget.set_class(status is finding.status, style)
+        self.query_one(".check-name", Static).update(finding.name)
+        self.query_one(".check-detail", Static).update(finding.shown)
         fix_widget = self.query_one(".check-fix", Static)
-        fix_widget.update(f"→ {fix}" if fix else "")
-        fix_widget.display = bool(fix)
+        fix_widget.update(f"→ {finding.fix}" if finding.fix else "")
+        fix_widget.display = bool(finding.fix)
 
 
 class EnvironmentScreen(StepScreen):
@@ -66,12 +56,13 @@ class EnvironmentScreen(StepScreen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.items: dict[str, tuple[str, str, str, str]] = {}
+        self.items: dict[str, Finding] = {}
+        """The findings shown, by name."""
 
     def compose_body(self) -> ComposeResult:
         with Vertical(id="env-items"):
-            for key in ("project", "docker", "torch", "gpus"):
-                yield CheckRow(id=f"env-{key}")
+            for row in ROWS.values():
+                yield CheckRow(id=row)
         yield Static(id="env-summary", markup=False)
         yield Button("Check again (ctrl+r)", id="env-recheck", compact=True)
 
@@ -82,17 +73,9 @@ class EnvironmentScreen(StepScreen):
         self.action_recheck()
 
     def action_recheck(self) -> None:
-        root = self.session.project_root
-        if (root / "engine" / "__main__.py").is_file():
-            self._set("project", "Project folder", OK, "engine/ found: the image is built "
-                      "from this folder")
-        else:
-            self._set("project", "Project folder", MISSING, "no engine/ folder here",
-                      "start the wizard in the objectnet-wizard folder (the one holding "
-                      "engine/), or pass --answers FILE that lies in it")
-        self._set("docker", "Docker engine", CHECKING, "checking…")
-        self._set("torch", "torch (local)", CHECKING, "checking…")
-        self._set("gpus", "GPUs", CHECKING, "checking…")
+        self._show(findings.project(self.session.project_root),
+                   *(findings.pending(name) for name in (findings.DOCKER, findings.TORCH,
+                                                         findings.GPUS)))
         # Importing torch (and docker) holds the GIL for a while: start once the screen is
         # painted, so the first screen is not kept waiting.
         self.call_after_refresh(self._check_docker)
@@ -103,58 +86,34 @@ class EnvironmentScreen(StepScreen):
         self.action_recheck()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="env-docker")
-    def _check_docker(self) -> tuple[bool, str]:
-        """(reachable, what was found); an engine that is not there is a finding."""
-        try:
-            client = self.session.docker_factory()
-        except Exception as error:
-            return False, error_text(error)
-        describe = getattr(client, "describe", None)
-        return True, describe() if callable(describe) else "reachable"
+    def _check_docker(self) -> list[Finding]:
+        return findings.docker(self.session.docker_factory)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="env-torch")
-    def _check_torch(self) -> tuple[str | None, list[str]]:
-        return _torch_facts()
+    def _check_torch(self) -> list[Finding]:
+        return findings.local_torch()
 
     @on(Worker.StateChanged)
     def _checked(self, event: Worker.StateChanged) -> None:
         worker: Worker[Any] = event.worker
         if event.state not in (WorkerState.SUCCESS, WorkerState.ERROR):
             return
-        failed = event.state == WorkerState.ERROR
+        found: list[Finding] = worker.result or []
+        # The producers never raise for what they find: a failure here is a bug, shown so.
+        error = error_text(worker.error) if worker.error else "failed"
         if worker.group == "env-docker":
-            reachable, found = worker.result if worker.result is not None else (
-                False, error_text(worker.error) if worker.error else "the check gave no answer")
-            if reachable:
-                self._set("docker", "Docker engine", OK, found)
-            else:
-                self._set("docker", "Docker engine", MISSING, found, DOCKER_FIX)
+            self._show(*found or [Finding(findings.DOCKER, Status.ERROR, error,
+                                          findings.DOCKER_FIX)])
         elif worker.group == "env-torch":
-            version, gpus = (None, []) if failed or worker.result is None else worker.result
-            if version is None:
-                detail = error_text(worker.error) if failed and worker.error else \
-                    "not installed next to the wizard"
-                self._set("torch", "torch (local)", MISSING, detail, TORCH_FIX)
-                self._set("gpus", "GPUs", ADVICE, "unknown without torch")
-            else:
-                self._set("torch", "torch (local)", OK, f"torch {version}: for the model "
-                          "check and the local smoke run")
-                if gpus:
-                    self._set("gpus", "GPUs", OK, f"{len(gpus)}: " + ", ".join(gpus))
-                else:
-                    self._set("gpus", "GPUs", ADVICE, "none visible: the local smoke run "
-                              "uses the CPU (slower); the same image uses the challenge's "
-                              "GPUs")
+            self._show(*found or findings.torch_missing(error))
 
-    def _set(self, key: str, name: str, mark: str, detail: str, fix: str = "") -> None:
-        self.items[key] = (mark, name, detail, fix)
-        self._render_items()
-
-    def _render_items(self) -> None:
-        for key, (mark, name, detail, fix) in self.items.items():
-            self.query_one(f"#env-{key}", CheckRow).show(mark, name, detail, fix)
-        missing = [name for mark, name, _, _ in self.items.values() if mark == MISSING]
-        waiting = any(mark == CHECKING for mark, _, _, _ in self.items.values())
+    def _show(self, *found: Finding) -> None:
+        for finding in found:
+            self.items[finding.name] = finding
+        for name, finding in self.items.items():
+            self.query_one(f"#{ROWS[name]}", CheckRow).show(finding)
+        missing = [f.name for f in self.items.values() if f.status is Status.ERROR]
+        waiting = any(f.status is Status.PENDING for f in self.items.values())
         summary = self.query_one("#env-summary", Static)
         if waiting:
             summary.update("Checking…")

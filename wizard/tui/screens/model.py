@@ -16,33 +16,13 @@ from textual.containers import Horizontal
 from textual.widgets import Checkbox, Label, Select, Static
 from textual.worker import Worker, WorkerState
 
-from wizard.errors import WizardError
+from wizard import findings
+from wizard.errors import WizardError, error_text
+from wizard.findings import Finding, Status
+from wizard.model_folder import checkpoint_candidates
 from wizard.tui.screens.base import StepScreen
-from wizard.tui.screens.stage import error_text
 from wizard.tui.widgets.field import Field
 from wizard.tui.widgets.toggles import Tick
-
-NOT_CHECKPOINTS = {".py", ".pyc", ".txt", ".md", ".json", ".toml", ".yaml", ".yml", ".cfg"}
-SHOWN_KEYS = 4
-
-
-def checkpoint_candidates(model_dir: Path) -> list[str]:
-    """Files of the model folder (and one level below) that could be checkpoints, relative
-    to it: everything but code, text and hidden files."""
-    if not model_dir.is_dir():
-        return []
-    found = []
-    for path in sorted(model_dir.glob("*")) + sorted(model_dir.glob("*/*")):
-        relative = path.relative_to(model_dir)
-        if (path.is_file() and path.suffix.lower() not in NOT_CHECKPOINTS
-                and not any(part.startswith((".", "__")) for part in relative.parts)):
-            found.append(relative.as_posix())
-    return found
-
-
-def _keys(label: str, keys: list[str]) -> str:
-    more = f" and {len(keys) - SHOWN_KEYS} more" if len(keys) > SHOWN_KEYS else ""
-    return f"\n  {label}: " + ", ".join(keys[:SHOWN_KEYS]) + more
 
 
 def _classes_found(choices: list[tuple[str, str]]) -> str:
@@ -77,7 +57,8 @@ class ModelScreen(StepScreen):
         super().__init__()
         self._loading = False
         self._check_key: tuple[Any, ...] | None = None
-        self.check_result: Any = None
+        self.check_result: Finding | None = None
+        """Whether the checkpoint loads into the class (wizard.findings.model)."""
         self.class_choices: list[tuple[str, str]] = []
         """(label, name) per class: the folder's own first, library classes marked."""
 
@@ -200,19 +181,18 @@ class ModelScreen(StepScreen):
         self._check(key)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="model-check")
-    def _check(self, key: tuple[Any, ...]) -> tuple[tuple[Any, ...], Any, str, list[Any]]:
-        from wizard import offline
+    def _check(self, key: tuple[Any, ...]
+               ) -> tuple[tuple[Any, ...], Finding, str, list[Finding]]:
         from wizard.checkpoint_info import describe, inspect
-        from wizard.model_check import check_model
 
         model_dir, model_class, checkpoint, trust = key
         path = model_dir / checkpoint
         try:
             info = describe(inspect(path, with_sha256=False))
-        except WizardError as error:  # unreadable: check_model says why, next to the field
+        except WizardError as error:  # unreadable: the check says why, next to the field
             info = str(error)
-        result = check_model(model_dir, model_class, path, trust)
-        return key, result, info, offline.scan(model_dir)
+        return (key, findings.model(model_dir, model_class, path, trust), info,
+                findings.offline(model_dir))
 
     @on(Worker.StateChanged)
     def _worker_done(self, event: Worker.StateChanged) -> None:
@@ -241,38 +221,30 @@ class ModelScreen(StepScreen):
         elif worker.group == "model-check":
             if worker.error is not None:
                 self.check_result = None
-                self._show_check(error_text(worker.error), ok=False)
+                self._show_check(Finding(findings.CHECKPOINT, Status.ERROR,
+                                         error_text(worker.error)))
                 return
             assert worker.result is not None  # a worker that succeeded holds its result
-            key, result, info, findings = worker.result
+            key, result, info, offline = worker.result
             if key != self._check_key:
                 return
             self.check_result = result
             self._note("checkpoint-note", self.session.short(info))
-            text = result.shown()
-            if not result.ok:
-                if result.missing:
-                    text += _keys("missing", result.missing)
-                if result.unexpected:
-                    text += _keys("unexpected", result.unexpected)
-                if result.shapes:
-                    text += _keys("other shape", result.shapes)
-                if result.missing or result.unexpected or result.shapes:
-                    text += ("\n→ pick the class the checkpoint was trained with, or "
-                             "re-export it")
-            self._show_check(text, ok=result.ok)
-            if findings:
-                lines = [f"! {f.path.name}:{f.line}: {f.what}: {f.fix}" for f in findings[:3]]
-                offline = "Not offline-ready (the challenge has no network):\n" + "\n".join(lines)
+            self._show_check(result)
+            downloads = [f for f in offline if not f.ok]
+            if downloads:
+                lines = [f"{f.mark} {f}" for f in downloads[:3]]
+                text = "Not offline-ready (the challenge has no network):\n" + "\n".join(lines)
             else:
-                offline = "✓ offline-ready: no downloads found in the model code"
-            self.query_one("#offline", Static).update(offline)
+                text = "\n".join(f"{f.mark} {f.name}: {f.shown}" for f in offline)
+            self.query_one("#offline", Static).update(text)
 
-    def _show_check(self, text: str, *, ok: bool) -> None:
+    def _show_check(self, finding: Finding) -> None:
+        text = finding.shown + (f"\n→ {finding.fix}" if finding.fix else "")
         check = self.query_one("#model-check", Static)
-        check.update(("✓ " if ok else "✗ ") + self.session.short(text))
-        check.set_class(not ok, "-error")
-        check.set_class(ok, "-ok")
+        check.update(f"{finding.mark} " + self.session.short(text))
+        check.set_class(not finding.ok, "-error")
+        check.set_class(finding.ok, "-ok")
 
     # -- edits -----------------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from textual.widget import Widget
 from textual.widgets import Button, ProgressBar, Static
 from textual.worker import Worker, WorkerState
 
-from wizard.errors import WizardError
+from wizard.errors import error_text
 from wizard.events import Progress, StageFinished, StageWarning, describe_event
 from wizard.tui.screens.base import StepScreen
 from wizard.tui.screens.choice import Choice, ChoiceScreen
@@ -61,23 +61,6 @@ class EventRelay:
         with self._lock:
             events, self._pending = self._pending, []
         return events
-
-
-def error_text(error: BaseException) -> str:
-    """A failure in words: the wizard's own errors are ready to show; anything else is a
-    bug or an unwrapped library error, shown on one line with its type, never a traceback."""
-    if isinstance(error, WizardError):
-        return str(error)
-    from engine.errors import EngineError
-
-    if isinstance(error, EngineError):
-        return str(error)
-    if isinstance(error, ModuleNotFoundError):
-        return (f"a module is missing: {error}: install the wizard's dependencies with "
-                "pip install -e '.[wizard]'")
-    if isinstance(error, ImportError):  # a module that exists but failed: not a missing one
-        return f"an import failed: {error}"
-    return f"unexpected {type(error).__name__}: {error}"
 
 
 def result_text(result: Any, summary: str, short: Callable[[str], str]) -> str:

@@ -16,7 +16,8 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Input, Label, Static
 
-from wizard.tui.widgets.validation import REQUIRED, FieldValidator, text_value
+from wizard.session import REQUIRED
+from wizard.tui.widgets.validation import FieldValidator, text_value
 
 
 class Field(Vertical):

@@ -1,4 +1,4 @@
-"""Textual validators that only wrap the core's rules (wizard.answers, wizard.validators),
+"""Textual validators that only wrap the core's rules (wizard.session.field_error),
 so a value accepted while typing is exactly a value the answers file accepts."""
 
 from __future__ import annotations
@@ -8,8 +8,7 @@ from typing import Any
 
 from textual.validation import ValidationResult, Validator
 
-from wizard.answers import Answers
-from wizard.answers_messages import validate_partial
+from wizard.session import field_error
 
 
 def text_value(text: str) -> str | None:
@@ -28,20 +27,6 @@ def number_value(text: str) -> int | str | None:
         return int(stripped)
     except ValueError:
         return stripped
-
-
-REQUIRED = "required"
-
-
-def field_error(name: str, value: Any) -> str | None:
-    """The core's message for one answers field with this value, or None when it is valid.
-    A blank required field reads REQUIRED rather than the answers file's "add ... =" hint
-    (the field shows its own hint with it)."""
-    if value is None:
-        return REQUIRED if Answers.model_fields[name].is_required() else None
-    error = validate_partial({name: value}).errors.get(name)
-    # Shown next to the field, the core's "name: " prefix only repeats the label.
-    return error.removeprefix(f"{name}: ") if error else None
 
 
 class FieldValidator(Validator):
