@@ -150,6 +150,11 @@ class LocalSmokeResult:
 
 
 
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {lines[0] if lines else ''}"
+
+
 def local_smoke(source: Answers | Config, images_dir: str | PathLike[str] | None,
                 output_dir: str | PathLike[str], on_progress: ProgressCallback | None = None,
                 *, project_root: str | PathLike[str] | None = None,
@@ -212,6 +217,9 @@ def local_smoke(source: Answers | Config, images_dir: str | PathLike[str] | None
         raise LocalSmokeCancelledError("the local smoke run was cancelled") from error
     except EngineError as error:
         raise LocalSmokeError(f"the engine could not run the model here: {error}") from error
+    except Exception as error:  # the model or torch failing on a real batch, as the CLI says it
+        raise LocalSmokeError("the model failed during the local smoke run: "
+                              f"{_first_line(error)}; no predictions file was written") from error
     validation = check_predictions(target, "the local run")
     steady = summary.steady_img_per_s
     estimate = summary.startup_s + FULL_TEST_SET / steady if steady > 0 else math.inf

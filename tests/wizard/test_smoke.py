@@ -190,3 +190,23 @@ def test_a_missing_images_folder_is_one_line(project, tmp_path):
     with pytest.raises(LocalSmokeError, match=r"smoke images folder .* does not exist"):
         local_smoke(tiny_answers(), tmp_path / "nothing", tmp_path / "out",
                     project_root=project)
+
+
+def test_a_model_that_fails_mid_run_is_one_line_naming_it(images, tmp_path):
+    """A model that passes the start-up check (one stand-in image) and then raises on a real
+    batch is the user's failure, told in one line like the engine's command line tells it,
+    not an "unexpected RuntimeError" from the wizard."""
+    project = make_project(tmp_path / "project")
+    with (project / "model" / "model_description.py").open("a") as code:
+        code.write("\n\nclass fails_later(tiny):\n"
+                   "    def forward(self, x):\n"
+                   "        if x.shape[0] > 1:\n"
+                   "            raise RuntimeError('boom in the forward\\nsecond line')\n"
+                   "        return super().forward(x)\n")
+    answers = tiny_answers(model_class="fails_later", batch_size=4)
+    with pytest.raises(LocalSmokeError) as caught:
+        local_smoke(answers, images, tmp_path / "out", project_root=project)
+    message = str(caught.value)
+    assert message.startswith("the model failed during the local smoke run: ")
+    assert "RuntimeError: boom in the forward" in message and "\n" not in message
+    assert not (tmp_path / "out" / "predictions.csv").exists()
