@@ -39,6 +39,9 @@ def _run(project: Path, args: tuple[str, ...], keys: tuple[str, ...]) -> str:
         terminal.wait_for("Step 2 of 10 · Your model", timeout=30)
         screen = _settled(terminal)
         terminal.keys("C-q")
+        if not args:  # new answers are unsaved: quit without saving them
+            terminal.wait_for("Quit (y)", timeout=30)
+            terminal.keys("y")
         terminal.exit_code(timeout=30)
         return screen
     except AssertionError as error:
@@ -49,12 +52,14 @@ def _run(project: Path, args: tuple[str, ...], keys: tuple[str, ...]) -> str:
 
 def _settled(terminal: Terminal, timeout: float = 60) -> str:
     """The model step's screen once the class listing and the load check both answered
-    (either way: a wrong answer ends the wait too)."""
+    (either way: a wrong answer ends the wait too). New answers with two classes in the folder
+    have none picked yet, so there is no load check to wait for."""
     deadline = time.monotonic() + timeout
     while True:
         screen = terminal.capture()
         listed = "class(es) in model_description.py" in screen or "✗" in screen
-        loaded = "loads into tiny" in screen or "✗" in screen
+        loaded = ("loads into tiny" in screen or "✗" in screen
+                  or ("(pick one of 2)" in screen and listed))
         if (listed and loaded) or time.monotonic() > deadline:
             return screen
         time.sleep(0.05)
