@@ -16,7 +16,6 @@ from __future__ import annotations
 import ctypes
 import mmap
 import os
-import struct
 from pathlib import Path
 from typing import Any, Callable, List, Optional, Tuple
 
@@ -28,6 +27,12 @@ PAGE = mmap.PAGESIZE
 _MADV_DONTNEED = getattr(mmap, "MADV_DONTNEED", None)
 # /proc/self/pagemap, one 64-bit entry per page: present, swapped, file page (or shared).
 _PRESENT, _SWAPPED, _FILE_PAGE = 1 << 63, 1 << 62, 1 << 61
+_PRIVATE = b"\x01"
+_PRIVATE_TABLE = bytes(
+    1 if flags & (_SWAPPED >> 56) or (flags & (_PRESENT >> 56) and not flags & (_FILE_PAGE >> 56))
+    else 0 for flags in range(256))
+"""For an entry's last byte: 1 where the page is private to this process (swapped, or present
+and not the file's own page)."""
 
 
 def _madvise() -> Optional[Callable[..., int]]:
@@ -125,10 +130,9 @@ def _clean(first: int, last: int) -> bool:
         return False
     if len(raw) != 8 * pages:
         return False
-    for (entry,) in struct.iter_unpack("<Q", raw):
-        if entry & _SWAPPED or (entry & _PRESENT and not entry & _FILE_PAGE):
-            return False
-    return True
+    # The three flags are in each little-endian entry's last byte: look at those bytes alone,
+    # mapped through a table, in C (a big model has hundreds of thousands of pages).
+    return _PRIVATE not in raw[7::8].translate(_PRIVATE_TABLE)
 
 
 def to_channels_last(model: nn.Module, checkpoint: Path) -> Any:

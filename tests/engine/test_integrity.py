@@ -286,6 +286,24 @@ def test_nan_weights_are_a_model_error_before_any_image(models, tmp_path, images
     assert "not finite (NaN or Inf)" in line and "tiny" in line, line
 
 
+@pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, torch.bfloat16, torch.float64])
+@pytest.mark.parametrize("one_pass", [True, False])
+def test_one_bad_value_anywhere_makes_weights_not_finite(bad, dtype, one_pass, monkeypatch):
+    """The start-up check reduces to min and max (no elementwise mask); one NaN or Inf in a
+    big tensor, at its first, middle or last element, must still be found, with torch's
+    aminmax and with the min/max pair older torch has."""
+    from engine import compat
+
+    monkeypatch.setattr(compat, "HAS_AMINMAX", one_pass and compat.HAS_AMINMAX)
+    weights = torch.randn(64, 32, 3, 3).to(dtype)
+    assert compat.all_finite(weights)
+    for index in (0, weights.numel() // 2, weights.numel() - 1):
+        spoiled = weights.clone()
+        spoiled.view(-1)[index] = bad
+        assert not compat.all_finite(spoiled), (index, bad, dtype)
+
+
 def test_nan_scores_for_some_images_give_their_rows_minus_one(models, checkpoint, tmp_path):
     folder = tmp_path / "in"
     make_images(folder, 4, seed=12)
