@@ -29,11 +29,12 @@ def _slow_model(project: Path) -> None:
 def _run(project: Path, args: tuple[str, ...], keys: tuple[str, ...]) -> str:
     terminal = Terminal(wizard_command(*args), project, env=NO_ENGINE)
     try:
-        if terminal.wait_for("Step ", timeout=60) and not args:
+        if not args:
             # With no answers file, the wizard asks first (issue 10): start new.
-            terminal.wait_for("There is no answers.toml in this folder.")
+            terminal.wait_for("There is no answers.toml in this folder.", timeout=60)
             terminal.keys("Enter")
             terminal.wait_gone("There is no answers.toml in this folder.", timeout=60)
+        terminal.wait_for("Step ", timeout=60)
         for key in keys:
             terminal.keys(key)
         terminal.wait_for("Step 2 of 10 · Your model", timeout=30)

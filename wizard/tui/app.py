@@ -111,29 +111,31 @@ class WizardApp(App[int]):
     async def on_mount(self) -> None:
         for key, _label, screen in STEP_SCREENS:
             self.install_screen(screen(), key)
-        await self.push_screen(self.start_step)
         if self.ask_start:
+            # The question alone is the first screen: the first step, drawn beneath it and
+            # drawn again dimmed, cost 0.3 s before anything showed, for a screen the answer
+            # may replace (an opened file starts at its own step).
             self.push_screen(StartScreen(self.session.project_root,
                                          self.session.answers_path.name), self._started)
-        else:
-            await self._tell_load_problems()
+            return
+        await self.push_screen(self.start_step)
+        await self._tell_load_problems()
 
     async def _started(self, choice: StartChoice | None) -> None:
         """The start dialog's answer: new answers prefilled, or a file opened in their stead
         (at its first step not yet valid)."""
-        if choice is None:
-            return
-        if choice.open_path is not None:
+        if choice is not None and choice.open_path is not None:
             path = choice.open_path
             self.session = Session.open(path, path.parent,
                                         docker=self.session.docker_factory)
             self.session.on_event = self.relay
-            self.screen.query(Notice).remove()
             # Awaited: the notice is mounted into that step's layout, which must exist first.
-            await self.switch_screen(self.session.first_step_to_fix())
+            await self.push_screen(self.session.first_step_to_fix())
             await self._tell_load_problems()
-        elif choice.values:
+            return
+        if choice is not None and choice.values:
             self.session.prefill(choice.values)
+        await self.push_screen(self.start_step)
 
     async def _tell_load_problems(self) -> None:
         session = self.session

@@ -139,7 +139,10 @@ class ModelScreen(StepScreen):
         if model_dir is None:
             return
         self._note("class-note", "looking for classes in model_description.py…")
-        self._list_classes(model_dir)
+        # Once the screen is painted: the thread imports torch and the user's code, holding
+        # the GIL for seconds, and the Model step is where an opened answers file often
+        # starts.
+        self.call_after_refresh(self._list_classes, model_dir)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="model-classes")
     def _list_classes(self, model_dir: Path
@@ -178,7 +181,7 @@ class ModelScreen(StepScreen):
         self.check_result = None
         self.query_one("#model-check", Static).update(
             Text(f"… loading {checkpoint} into {model_class}", style="dim"))
-        self._check(key)
+        self.call_after_refresh(self._check, key)  # after the paint, as the class listing
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="model-check")
     def _check(self, key: tuple[Any, ...]

@@ -2,9 +2,10 @@
 folder: open an answers file from elsewhere, or start new answers filled in from what the
 model folder holds (what `objectnet-wizard init` would write).
 
-The model folder is looked at in a thread as soon as the dialog shows (reading a checkpoint
-to suggest a base image may import torch), so what "start new" fills in is on screen before
-the user picks it.
+The model folder is looked at in a thread as soon as the dialog is drawn (reading a
+checkpoint to suggest a base image may import torch), so what "start new" fills in is on
+screen before the user picks it. Then torch is imported, in a thread, while the user reads:
+the first step's checks, which need it, start when the dialog is answered.
 """
 
 from __future__ import annotations
@@ -66,13 +67,20 @@ class StartScreen(ModalScreen[StartChoice]):
     def on_mount(self) -> None:
         self.query_one("#start-error").display = False
         self.query_one("#start-new", Button).focus()
-        self._discover(self.project_root / "model")
+        # After the first paint: the thread would hold the GIL while the dialog is drawn.
+        self.call_after_refresh(self._discover, self.project_root / "model")
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="start-discover")
     def _discover(self, model_dir: Path) -> Discovery:
         from wizard.init_answers import discover
 
         return discover(model_dir)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="start-torch")
+    def _import_torch(self) -> None:
+        from wizard.local_torch import torch_version
+
+        torch_version()
 
     @on(Worker.StateChanged)
     def _discovered(self, event: Worker.StateChanged) -> None:
@@ -85,6 +93,7 @@ class StartScreen(ModalScreen[StartChoice]):
                                      "defaults are used"])
         self.found = found
         self.query_one("#start-found", Static).update("\n".join(found.notes))
+        self._import_torch()
         if self._start_asked:
             self.action_start_new()
 
