@@ -85,6 +85,8 @@ def _colours(screen: str) -> list[tuple[int, int, int]]:
 @pytest.mark.parametrize("no_color", [False, True])
 def test_no_color_leaves_only_greys(project: Path, terminal_for, no_color: bool) -> None:
     terminal = terminal_for(env={"NO_COLOR": "1"} if no_color else {})
+    terminal.wait_for("There is no answers.toml in this folder.")  # the first screen asks
+    terminal.keys("Enter")  # start new
     terminal.wait_for("Step 1 of 10 · Your machine")
     terminal.wait_for("Docker engine")
     colours = _colours(terminal.capture(escapes=True))
@@ -92,4 +94,6 @@ def test_no_color_leaves_only_greys(project: Path, terminal_for, no_color: bool)
     greys = all(r == g == b for r, g, b in colours)
     assert greys is no_color
     terminal.keys("C-q")
+    terminal.wait_for("Quit (y)")  # the new answers are not saved
+    terminal.keys("y")
     assert terminal.exit_code() == 0
