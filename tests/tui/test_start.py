@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from terminal import Terminal, wizard_command
-from textual.widgets import Input, Static
+from textual.widgets import Footer, Input, Static
 from tui_support import run_async, settle, write_answers
 
 from wizard.base_images import suggest
@@ -82,6 +82,24 @@ async def test_an_answers_file_given_or_found_is_opened_without_asking(project: 
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         assert app.screen.STEP == "review"
+
+
+@run_async
+async def test_the_start_question_says_how_to_quit_and_quits(project: Path) -> None:
+    """A dialog's footer shows only its own keys: the first screen a new user sees still
+    offers ctrl+q, and it leaves at once (nothing was answered, nothing to save)."""
+    app = create_app(project_root=project, docker=no_engine(), ask_start=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, StartScreen)
+        assert app.screen.query_one(Footer).display
+        shown = {(active.binding.key, active.binding.description)
+                 for active in app.screen.active_bindings.values() if active.binding.show}
+        assert shown == {("ctrl+q", "Quit")}
+        await pilot.press("ctrl+q")
+        await settle(pilot)
+        assert app.return_code == 0 and not app.is_running
+    assert not (project / "answers.toml").exists()
 
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")

@@ -19,7 +19,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Button, Footer, Input, Label, Static
 from textual.worker import Worker, WorkerState
 
 from wizard.init_answers import Discovery
@@ -39,6 +39,9 @@ class StartScreen(ModalScreen[StartChoice]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "start_new", "Start new", show=False),
+        # The app's ctrl+q (a priority binding) quits from here too; a dialog's footer shows
+        # only its own bindings, so this one puts Quit on the first screen's footer.
+        Binding("ctrl+q", "app.quit", "Quit"),
     ]
 
     def __init__(self, project_root: Path, answers_name: str = "answers.toml") -> None:
@@ -63,6 +66,7 @@ class StartScreen(ModalScreen[StartChoice]):
                 yield Button("Start new (enter)", id="start-new", variant="primary",
                              compact=True)
                 yield Button("Open", id="start-open", compact=True)
+        yield Footer(show_command_palette=False)
 
     def on_mount(self) -> None:
         self.query_one("#start-error").display = False
