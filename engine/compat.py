@@ -65,7 +65,11 @@ CUDA_OOM = getattr(torch.cuda, "OutOfMemoryError", None)
 def all_finite(tensor: torch.Tensor) -> bool:
     """No NaN and no Inf in a floating-point tensor. min and max propagate NaN, and an Inf is
     one of them, so two reductions decide it without the elementwise mask isfinite() builds:
-    about 20x faster on a big model's weights (0.6 s for ResNeXt-101 32x16d on 2 cores)."""
+    about 20x faster on a big model's weights (0.6 s for ResNeXt-101 32x16d on 2 cores).
+    An empty tensor (a zero-width layer) holds nothing that is not finite: min and max of
+    nothing would raise."""
+    if tensor.numel() == 0:
+        return True
     try:
         if HAS_AMINMAX:
             low, high = torch.aminmax(tensor)

@@ -165,7 +165,7 @@ def check_weights_finite(model: nn.Module, config: Config) -> None:
     """NaN or Inf weights (a checkpoint saved after training diverged), where the start-up
     check ran on shapes alone and so saw no scores."""
     for tensor in list(model.parameters()) + list(model.buffers()):
-        if tensor.is_floating_point() and tensor.numel() and not compat.all_finite(tensor):
+        if tensor.is_floating_point() and not compat.all_finite(tensor):
             raise ModelError("model %s has weights that are not finite (NaN or Inf): check the "
                              "checkpoint's weights (were they saved after training diverged?)"
                              % config.model_class)

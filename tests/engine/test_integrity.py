@@ -304,6 +304,18 @@ def test_one_bad_value_anywhere_makes_weights_not_finite(bad, dtype, one_pass, m
         assert not compat.all_finite(spoiled), (index, bad, dtype)
 
 
+@pytest.mark.parametrize("one_pass", [True, False])
+def test_an_empty_tensor_is_finite(one_pass, monkeypatch):
+    """A zero-width layer (a pruned head, an empty bias) has no values: nothing to reject,
+    and min/max of nothing must not be reached."""
+    from engine import compat
+
+    monkeypatch.setattr(compat, "HAS_AMINMAX", one_pass and compat.HAS_AMINMAX)
+    for shape in [(0,), (0, 3), (4, 0, 3, 3)]:
+        for dtype in (torch.float32, torch.float16):
+            assert compat.all_finite(torch.empty(shape, dtype=dtype)), (shape, dtype)
+
+
 def test_nan_scores_for_some_images_give_their_rows_minus_one(models, checkpoint, tmp_path):
     folder = tmp_path / "in"
     make_images(folder, 4, seed=12)
