@@ -71,7 +71,36 @@ def read_draft(path: Path) -> tuple[dict[str, Any], list[str]]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         return {}, problems
-    return {key: value for key, value in data.items() if key in FIELDS}, problems
+    draft = {}
+    for key, value in data.items():
+        if key in FIELDS and (value := _as_draft_value(key, value)) is not None:
+            draft[key] = value
+    return draft, problems
+
+
+def _text_fields() -> frozenset[str]:
+    """The settings whose value is text (or may be left out), from the schema."""
+    names = set()
+    for name, schema in Answers.model_json_schema()["properties"].items():
+        types = {schema.get("type")} | {option.get("type") for option in schema.get("anyOf", [])}
+        if types - {None, "null"} == {"string"}:
+            names.add(name)
+    return frozenset(names)
+
+
+TEXT_FIELDS = _text_fields()
+
+
+def _as_draft_value(name: str, value: Any) -> Any:
+    """What a text setting's field can show of a value the file gave it: a number as the
+    text it reads as (`tag = 1.5` meant "1.5"), nothing for a list, table or true/false. The
+    file's problem line already names the value; other settings keep it as written, as their
+    steps show any value with its error."""
+    if name not in TEXT_FIELDS or isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return None
 
 
 def answers_file_to_open(typed: str, folder: Path) -> Path:

@@ -7,14 +7,16 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
+import pytest
 from tui_support import run_async, screen_text, settle, write_answers
 
 from wizard import docker_ops
 from wizard.session import Session
-from wizard.tui.app import create_app
+from wizard.tui.app import STAGE_STEPS, STEP_SCREENS, create_app
 
 SIZE = (100, 32)
 NO_ENGINE = "unix:///nonexistent/docker.sock"
+QUESTION_STEPS = [key for key, _, _ in STEP_SCREENS if key not in STAGE_STEPS]
 
 
 def _app(path: Path, project: Path):
@@ -63,3 +65,36 @@ async def test_a_bad_answers_file_gets_a_notice_that_leaves_back_and_next_free(
         await settle(pilot)
         assert app.screen.STEP == "registry"
         assert not app.screen.query("#opening-problems")
+
+
+# TOML values of the wrong type for a text setting (issue 12, hostile testing): each crashed a
+# step with a traceback, the wizard exiting 0. A number is kept as the text it reads as
+# (`tag = 1.5` meant "1.5"); a list, table or true/false is left out (a default stands), as a
+# field cannot show it.
+WRONG_TYPES = [("model_dir", 5, "5"), ("checkpoint", 7, "7"), ("model_class", ["tiny"], None),
+               ("base_image", 12, "12"), ("tag", 1.5, "1.5"),
+               ("synapse_project_id", 12345678, "12345678"),
+               ("registry", True, "docker.synapse.org"),
+               ("repository", {"name": "x"}, None), ("smoke_images", 3, "3")]
+
+
+@pytest.mark.parametrize(("name", "value", "kept"), WRONG_TYPES,
+                         ids=[name for name, _, _ in WRONG_TYPES])
+def test_a_wrong_type_in_the_answers_file_is_a_notice_at_every_step(
+        project: Path, name: str, value: object, kept: str | None) -> None:
+    path = write_answers(project / "answers.toml", **{name: value})
+    assert Session.open(path, project).draft.get(name) == kept
+
+    async def visit_every_step() -> str:
+        app = _app(path, project)
+        async with app.run_test(size=SIZE, notifications=True) as pilot:
+            await settle(pilot)
+            opened = screen_text(app)
+            for key in QUESTION_STEPS:  # each step, done or not, renders this draft
+                app.go(key)
+                await settle(pilot)
+                assert key == app.screen.STEP
+        return opened
+
+    opened = run_async(visit_every_step)()  # a step that raises fails the test here
+    assert f"{name} = " in opened and "must be" in opened, opened
