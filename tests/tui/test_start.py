@@ -130,3 +130,24 @@ def test_no_arguments_open_answers_toml_or_ask(project: Path, command: tuple[str
         assert terminal.exit_code() == 0
     finally:
         terminal.close()
+
+
+@run_async
+async def test_a_wizard_that_fails_does_not_exit_0(project: Path, monkeypatch) -> None:
+    """A bug in the wizard (here a step that raises as it shows) ends it with Textual's
+    traceback; the exit code says it failed rather than 0 (hostile testing, issue 12)."""
+    from wizard.tui.app import exit_code
+    from wizard.tui.screens.base import StepScreen
+
+    def broken(self) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(StepScreen, "on_screen_resume", broken)
+    app = create_app(project_root=project, docker=no_engine(), ask_start=True)
+    with pytest.raises(RuntimeError, match="a bug"):
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            await pilot.press("enter")  # start new: the first step shows, and fails
+            await settle(pilot)
+    assert exit_code(app, app.return_value) == 1
+    assert exit_code(create_app(project_root=project, docker=no_engine()), None) == 0

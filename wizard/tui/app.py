@@ -69,7 +69,7 @@ STAGE_STEPS = frozenset(key for key, _, screen in STEP_SCREENS
                         if issubclass(screen, StageScreen))
 """Steps that run pipeline stages: they need complete answers."""
 
-EXIT_OK, EXIT_INTERRUPTED = 0, 130
+EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
 
 class WizardApp(App[int]):
@@ -389,4 +389,12 @@ def run_tui(answers_path: Path | None, project_root: Path | None = None) -> int:
         from rich.text import Text
 
         Console(soft_wrap=True).print(Text(app.receipt.exit_line()), highlight=False)
-    return EXIT_OK if result is None else int(result)
+    return exit_code(app, result)
+
+
+def exit_code(app: WizardApp, result: int | None) -> int:
+    """The wizard's exit code: what it exited with, and 1 when it stopped on an error of
+    its own (Textual printed the traceback), which is never a success."""
+    if result is not None:
+        return int(result)
+    return EXIT_FAILED if app.return_code else EXIT_OK
