@@ -220,6 +220,7 @@ def local_smoke(source: Answers | Config, images_dir: str | PathLike[str] | None
     except Exception as error:  # the model or torch failing on a real batch, as the CLI says it
         raise LocalSmokeError("the model failed during the local smoke run: "
                               f"{_first_line(error)}; no predictions file was written") from error
+    refuse_empty_predictions(summary.images, summary.unreadable)
     validation = check_predictions(target, "the local run")
     steady = summary.steady_img_per_s
     estimate = summary.startup_s + FULL_TEST_SET / steady if steady > 0 else math.inf
@@ -233,6 +234,26 @@ def local_smoke(source: Answers | Config, images_dir: str | PathLike[str] | None
                 "wall_s": summary.wall_s},
         batch_marks=tuple(marks),
     )
+
+
+def refuse_empty_predictions(images: int, unreadable: Sequence[tuple[str, str]]) -> None:
+    """A run whose rows say nothing is not a pass, though the file is valid: the engine
+    writes -1 ids for an image it could not read or whose scores were NaN or Inf. Scores
+    that are not finite are the model's fault, on any image; unreadable images are the
+    folder's, and fail the run only when no image was read."""
+    from engine.predict import NOT_FINITE
+
+    not_finite = [name for name, reason in unreadable if reason == NOT_FINITE]
+    if not_finite:
+        raise LocalSmokeError(
+            f"the model's scores are not finite (NaN or Inf) for {len(not_finite)} of "
+            f"{images} images (the first: {not_finite[0]}): the challenge would score them "
+            "wrong; check the model's forward pass and its checkpoint")
+    if images and len(unreadable) >= images:
+        name, reason = unreadable[0]
+        raise LocalSmokeError(
+            f"none of the {images} smoke images could be read ({name}: {reason}): the run "
+            "checked nothing; put JPEG or PNG images in the smoke images folder")
 
 
 def check_predictions(path: Path, who: str) -> dict[str, Any]:

@@ -210,3 +210,40 @@ def test_a_model_that_fails_mid_run_is_one_line_naming_it(images, tmp_path):
     assert message.startswith("the model failed during the local smoke run: ")
     assert "RuntimeError: boom in the forward" in message and "\n" not in message
     assert not (tmp_path / "out" / "predictions.csv").exists()
+
+
+def test_a_run_that_predicted_nothing_is_not_a_pass(project, tmp_path):
+    """Every image unreadable: the run wrote only -1 rows and checked nothing, yet the stage
+    said ✓ (hostile testing, issue 12). One unreadable image among good ones stays a pass,
+    named in the result's lines."""
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "a.jpg").write_bytes(b"not a jpeg")
+    (broken / "b.png").write_bytes(b"")
+    with pytest.raises(LocalSmokeError) as caught:
+        local_smoke(tiny_answers(), broken, tmp_path / "out", project_root=project)
+    message = str(caught.value)
+    assert message.startswith("none of the 2 smoke images could be read (a.jpg: "), message
+    assert "\n" not in message
+    make_images(broken, 3, seed=2)
+    result = local_smoke(tiny_answers(), broken, tmp_path / "out", project_root=project)
+    assert result.images == 5 and len(result.unreadable) == 2
+    assert any(line.startswith("unreadable: a.jpg: ") for line in result.lines())
+
+
+def test_scores_that_are_not_finite_fail_the_run(images, tmp_path):
+    """A model whose forward gives NaN (finite weights, so the start-up check on the meta
+    device cannot see it) wrote -1 rows for every image and the stage said ✓; the image run
+    refused the same model at start-up. Any image with NaN or Inf scores fails the run."""
+    project = make_project(tmp_path / "project")
+    with (project / "model" / "model_description.py").open("a") as code:
+        code.write("\n\nclass gives_nan(tiny):\n"
+                   "    def forward(self, x):\n"
+                   "        return super().forward(x) * float('nan')\n")
+    with pytest.raises(LocalSmokeError) as caught:
+        local_smoke(tiny_answers(model_class="gives_nan"), images, tmp_path / "out",
+                    project_root=project)
+    message = str(caught.value)
+    assert message.startswith("the model's scores are not finite (NaN or Inf) for 12 of 12 "
+                              "images"), message
+    assert "\n" not in message
