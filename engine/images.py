@@ -7,7 +7,6 @@ loader turns into a row of -1 ids so one broken file cannot stop a 50,000-image 
 from __future__ import annotations
 
 import os
-import stat
 import struct
 import warnings
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import cast
 from PIL import Image
 
 from engine.config import MAX_IMAGE_MB, MB
+from engine.regular import NotRegularFile, open_regular
 
 try:  # Optional: lossless libspng decoding, 1.4-2x faster than Pillow for PNG.
     import numpy as np
@@ -24,9 +24,6 @@ except ImportError:  # pragma: no cover - exercised in images without pyspng
     pyspng = None
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_KINDS = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
-          (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"),
-          (stat.S_ISDIR, "a folder"))
 _SIXTEEN_BIT_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N")
 
 
@@ -90,21 +87,16 @@ def _decode_with_pyspng(data: bytes, border: int) -> Image.Image:
 
 
 def read_image_file(path: Path, max_bytes: int = MAX_IMAGE_MB * MB) -> bytes:
-    """The bytes of one regular file of at most `max_bytes`.
-
-    Opened without blocking (a FIFO would wait forever for a writer), then checked on the open
-    descriptor, so what is read is what was checked: only a regular file is read, and never
-    more than `max_bytes` of it, whatever its size claims.
-    """
+    """The bytes of one regular file of at most `max_bytes` (engine.regular opens it: a
+    FIFO would wait forever), never more than `max_bytes` of it, whatever its size claims."""
     try:
-        fd = os.open(str(path), os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        handle = open_regular(path)
+    except NotRegularFile as kind:
+        raise UnreadableImage("not a regular file (%s)" % kind) from None
     except OSError as error:
         raise UnreadableImage("cannot read the file: %s" % (error.strerror or error)) from None
-    with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            kind = next((name for test, name in _KINDS if test(info.st_mode)), "not a file")
-            raise UnreadableImage("not a regular file (%s)" % kind)
+    with handle:
+        info = os.fstat(handle.fileno())
         if info.st_size > max_bytes:
             raise UnreadableImage("%s is over the %s limit (--max-image-mb)"
                                   % (_mb(info.st_size), _mb(max_bytes)))

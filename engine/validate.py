@@ -35,6 +35,7 @@ from typing import Any, Dict, Iterable, Iterator, List, Mapping, Optional, Seque
 
 from .labels import answers_from_folders
 from .mapping import NO_CLASS, NUM_OBJECTNET_CLASSES, TOP_K
+from .regular import NotRegularFile, open_regular
 
 FIELDS_PER_ROW = 1 + 2 * TOP_K
 MAX_LISTED_ERRORS = 20
@@ -56,10 +57,13 @@ def load_answers(source: AnswersSource) -> Dict[str, int]:
     else:
         where = f"answers file {os.fspath(source)}"
         try:
-            with open(source, encoding="utf-8") as f:
+            with open_regular(source, text=True, encoding="utf-8") as f:
                 data = json.load(f)
         except FileNotFoundError:
             raise ValueError(f"{where} not found: pass an existing answers JSON") from None
+        except NotRegularFile as kind:
+            raise ValueError(f"{where} is not a regular file ({kind}): pass the answers "
+                             "JSON file itself") from None
         except (OSError, UnicodeDecodeError) as e:
             raise ValueError(f"{where} cannot be read: {e}") from None
         except json.JSONDecodeError as e:
@@ -103,8 +107,11 @@ def validate_file(path: Union[str, "os.PathLike[str]"],
         raise ValueError(f"predictions file {where} is a directory: pass the CSV file itself")
     loaded = None if answers is None else load_answers(answers)
     try:
-        with open(where, encoding="utf-8", newline="") as f:
+        with open_regular(where, text=True, encoding="utf-8", newline="") as f:
             return _validate(_read_csv(f), loaded)
+    except NotRegularFile as kind:
+        raise ValueError(f"predictions file {where} is not a regular file ({kind}): pass the "
+                         "CSV file the engine wrote") from None
     except OSError as e:
         raise ValueError(f"predictions file {where} cannot be read: {e}") from None
 

@@ -13,10 +13,51 @@ from typing import Any
 import tomli_w
 from pydantic import ValidationError
 
+from engine.regular import NotRegularFile, open_regular
 from wizard.answers import FIELDS, TOKEN_ENV_VAR, Answers
 from wizard.answers_messages import format_errors, key_problems, toml_error_line
 from wizard.errors import AnswersError
 from wizard.files import write_text_atomic
+
+ANSWERS_MAX_BYTES = 1 << 20
+"""An answers file is a few hundred bytes; anything over a megabyte is some other file."""
+
+
+def read_answers_text(path: str | PathLike[str]) -> str:
+    """The text of an answers file. Raises AnswersError (one line) for what is not one: no
+    file, a folder, a FIFO or device (read as is, one waits forever, /dev/zero never ends),
+    a file over a megabyte, a byte order mark, or bytes that are not UTF-8."""
+    label = str(path)
+    try:
+        with open_regular(Path(path)) as handle:
+            raw = handle.read(ANSWERS_MAX_BYTES + 1)
+    except FileNotFoundError as error:
+        raise AnswersError([
+            f"{label}: no such file: write one (templates/answers.example.toml lists every "
+            "setting) or let the wizard ask its questions"
+        ]) from error
+    except NotRegularFile as kind:
+        if str(kind) == "a folder":
+            raise AnswersError([f"{label}: is a folder: give the answers file inside it"]) \
+                from None
+        raise AnswersError([f"{label}: is {kind}, not a file: give the path of the answers "
+                            "file (e.g. answers.toml)"]) from None
+    except OSError as error:
+        raise AnswersError([f"{label}: cannot read it: {error.strerror}"]) from error
+    if len(raw) > ANSWERS_MAX_BYTES:
+        raise AnswersError([f"{label}: is over a megabyte, not an answers file (a few hundred "
+                            "bytes of TOML): give the path of the answers file"])
+    if raw.startswith(codecs.BOM_UTF8):
+        raise AnswersError([
+            f"{label}: starts with a byte order mark (BOM), which TOML does not allow: save "
+            "it as UTF-8 without BOM"
+        ])
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise AnswersError([
+            f"{label}: not UTF-8 text (byte {error.start}): save it as UTF-8"
+        ]) from error
 
 
 def load_answers(path: str | PathLike[str]) -> Answers:
@@ -24,29 +65,7 @@ def load_answers(path: str | PathLike[str]) -> Answers:
     (never a traceback): syntax errors as file:line:col, unknown or secret-looking keys, and
     invalid values."""
     label = str(path)
-    file = Path(path)
-    try:
-        raw = file.read_bytes()
-    except FileNotFoundError as error:
-        raise AnswersError([
-            f"{label}: no such file: write one (templates/answers.example.toml lists every "
-            "setting) or let the wizard ask its questions"
-        ]) from error
-    except IsADirectoryError as error:
-        raise AnswersError([f"{label}: is a folder: give the answers file inside it"]) from error
-    except OSError as error:
-        raise AnswersError([f"{label}: cannot read it: {error.strerror}"]) from error
-    if raw.startswith(codecs.BOM_UTF8):
-        raise AnswersError([
-            f"{label}: starts with a byte order mark (BOM), which TOML does not allow: save "
-            "it as UTF-8 without BOM"
-        ])
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise AnswersError([
-            f"{label}: not UTF-8 text (byte {error.start}): save it as UTF-8"
-        ]) from error
+    text = read_answers_text(path)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wizard.answers import FIELDS, STEPS, Answers
-from wizard.answers_file import load_answers, save_answers
+from wizard.answers_file import load_answers, read_answers_text, save_answers
 from wizard.answers_messages import PartialAnswers, first_invalid_step, validate_partial
 from wizard.errors import AnswersError
 
@@ -68,8 +68,8 @@ def read_draft(path: Path) -> tuple[dict[str, Any], list[str]]:
     else:
         return answers.model_dump(exclude_none=True), []
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        data = tomllib.loads(read_answers_text(path))
+    except (AnswersError, tomllib.TOMLDecodeError):
         return {}, problems
     draft = {}
     for key, value in data.items():
@@ -118,7 +118,8 @@ def answers_file_to_open(typed: str, folder: Path) -> Path:
         raise ValueError(f"{show(text)} cannot be opened ({error.strerror}): check the "
                          "path") from None
     if not is_file:
-        what = "is a folder" if path.is_dir() else "does not exist"
+        what = ("is a folder" if path.is_dir() else "is not a regular file"
+                if path.exists() else "does not exist")
         raise ValueError(f"{show(text)} {what}: give the path of an answers file "
                          "(e.g. answers.toml), or start new")
     return path

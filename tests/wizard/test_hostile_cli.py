@@ -86,3 +86,41 @@ def test_an_image_name_made_to_backtrack_is_refused_at_once(project: Path) -> No
     answers = _set(project, "base_image", '"' + "a" * 35 + ':"')
     line = _one_line(wizard("render", "--answers", answers, timeout=20))
     assert "base_image" in line
+
+
+@pytest.mark.parametrize("what", ["fifo", "device", "huge"])
+@pytest.mark.parametrize("command", ["render", "check", "run"])
+def test_an_answers_path_that_is_no_file_is_refused_at_once(tmp_path: Path, what: str,
+                                                            command: str) -> None:
+    """A FIFO as --answers waited forever for a writer, /dev/zero read until memory ran out
+    (hostile testing, issue 12); a file of megabytes is some other file. One line, exit 2,
+    nothing read past the first megabyte."""
+    if what == "fifo":
+        path = tmp_path / "answers.toml"
+        os.mkfifo(path)
+    elif what == "device":
+        path = Path("/dev/zero")
+    else:
+        path = tmp_path / "answers.toml"
+        path.write_bytes(b"# " + b"x" * (2 << 20) + b"\n")
+    line = _one_line(wizard(command, "--answers", path, timeout=20))
+    assert str(path) in line
+    assert {"fifo": "is a FIFO, not a file", "device": "is a character device, not a file",
+            "huge": "is over a megabyte"}[what] in line, line
+
+
+@pytest.mark.parametrize("what", ["fifo", "device"])
+def test_validate_refuses_what_is_not_a_file(tmp_path: Path, what: str) -> None:
+    """`validate` on /dev/zero read one endless line until memory ran out; on a FIFO it
+    waited forever. Both engine entry points refuse it, as the predictions or answers file."""
+    path = Path("/dev/zero") if what == "device" else tmp_path / "predictions.csv"
+    if what == "fifo":
+        os.mkfifo(path)
+    line = _one_line(wizard("validate", path, timeout=20))
+    assert f"predictions file {path} is not a regular file" in line, line
+    good = tmp_path / "good.csv"
+    good.write_text("a.png,1,0.5,2,0.2,3,0.1,4,0.1,5,0.1\n")
+    scored = subprocess.run([sys.executable, "-m", "engine.validate", good, "--answers", path],
+                            cwd=str(REPO), capture_output=True, text=True, timeout=20)
+    assert scored.returncode == EXIT_USAGE, scored.stderr
+    assert "is not a regular file" in scored.stderr and "Traceback" not in scored.stderr
