@@ -13,7 +13,6 @@ from typing import Any
 import tomli_w
 from pydantic import ValidationError
 
-from engine.regular import NotRegularFile, open_regular
 from wizard.answers import FIELDS, TOKEN_ENV_VAR, Answers
 from wizard.answers_messages import format_errors, key_problems, toml_error_line
 from wizard.errors import AnswersError
@@ -27,6 +26,8 @@ def read_answers_text(path: str | PathLike[str]) -> str:
     """The text of an answers file. Raises AnswersError (one line) for what is not one: no
     file, a folder, a FIFO or device (read as is, one waits forever, /dev/zero never ends),
     a file over a megabyte, a byte order mark, or bytes that are not UTF-8."""
+    from engine.regular import NotRegularFile, open_regular  # here: the TUI opens quickly
+
     label = str(path)
     try:
         with open_regular(Path(path)) as handle:
