@@ -12,6 +12,7 @@ import mmap
 import os
 import pickle
 import re
+import stat
 import struct
 from collections import OrderedDict
 from pathlib import Path
@@ -22,6 +23,7 @@ import torch.nn as nn
 
 from engine import checkpoint_format, compat, pickled
 from engine.errors import CheckpointError
+from engine.regular import kind_of
 
 NESTED_KEYS = ("state_dict", "model_state_dict", "model", "module")
 PREFIXES = ("module.", "_orig_mod.")
@@ -65,15 +67,16 @@ def read(path: Path, trust: bool = False, mmap: bool = False) -> Any:
 
     mmap: map a torch.save file instead of reading it (torch 2.1), so its tensors are the
     file's pages until something copies them, never a second copy in memory."""
-    if path.is_dir():
-        raise CheckpointError("checkpoint %s is a folder, not a file: give the checkpoint file "
-                              "in it (.pth, .pt, .safetensors)" % path)
-    if not path.is_file():
-        raise CheckpointError("checkpoint %s does not exist" % path)
+    check_file(path)
     try:
-        kind = describe_format(path)
+        found = checkpoint_format.sniff(path)
     except OSError as error:
-        raise CheckpointError("cannot read checkpoint %s: %s" % (path, error)) from None
+        raise CheckpointError("cannot read checkpoint %s: %s"
+                              % (path, error.strerror or error)) from None
+    if found == checkpoint_format.UNKNOWN and path.stat().st_size == 0:  # once it could be read
+        raise CheckpointError("checkpoint %s is empty (0 bytes): the save or the copy did not "
+                              "finish; save or copy it again" % path)
+    kind = checkpoint_format.LEGACY if found == checkpoint_format.UNKNOWN else found
     if kind == "torchscript":
         try:
             return torch.jit.load(str(path), map_location="cpu")
@@ -83,13 +86,56 @@ def read(path: Path, trust: bool = False, mmap: bool = False) -> Any:
     if kind == "safetensors":
         state = _read_safetensors(path)
     else:
-        loaded = _torch_load(path, trust, mmap and kind == "zip")
+        try:
+            loaded = _torch_load(path, trust, mmap and kind == "zip")
+        except CheckpointError:
+            # torch.load is still asked (it decides what it can read), but a file in none
+            # of the formats is named as what it is, not in torch's words for the failure.
+            if found == checkpoint_format.UNKNOWN:
+                raise CheckpointError(not_a_checkpoint(path)) from None
+            raise
         if isinstance(loaded, nn.Module):
             return loaded
         state = _find_state_dict(loaded, path, trust)
         if isinstance(state, nn.Module):
             return state
     return _strip_prefixes(state)
+
+
+def check_file(path: Path) -> None:
+    """CheckpointError unless `path` is a regular file: a folder, a FIFO (reading it waits
+    forever) or a device is named as such."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise CheckpointError("checkpoint %s does not exist" % path) from None
+    except OSError as error:
+        raise CheckpointError("cannot read checkpoint %s: %s"
+                              % (path, error.strerror or error)) from None
+    if stat.S_ISDIR(info.st_mode):
+        raise CheckpointError("checkpoint %s is a folder, not a file: give the checkpoint file "
+                              "in it (.pth, .pt, .safetensors)" % path)
+    if not stat.S_ISREG(info.st_mode):
+        raise CheckpointError("checkpoint %s is not a regular file (%s): give the checkpoint "
+                              "file" % (path, kind_of(info.st_mode)))
+
+
+def not_a_checkpoint(path: Path) -> str:
+    """What a file that is in none of the checkpoint formats is, from its first bytes."""
+    with open(str(path), "rb") as stream:
+        head = stream.read(checkpoint_format.HEAD_SIZE)
+    if head.startswith(checkpoint_format.ZIP_MAGICS):
+        return ("checkpoint %s is a zip archive torch cannot read: cut short or damaged in a "
+                "copy, or not written by torch.save; copy it again, or save it with torch.save"
+                % path)
+    text = head.decode("utf-8", "ignore")  # a character the 32 bytes cut in two is dropped
+    if text and len(text.encode("utf-8")) >= len(head) - 3 and all(char.isprintable() or char in "\t\r\n" for char in text):
+        return ("checkpoint %s is text, not a checkpoint (it starts %r): give the file "
+                "torch.save wrote (.pth, .pt) or a .safetensors file"
+                % (path, text.strip()[:24]))
+    return ("checkpoint %s is not a checkpoint torch.save, torch.jit.save or safetensors wrote "
+            "(its first bytes: %s): give the file torch.save wrote"
+            % (path, " ".join("%02x" % byte for byte in head[:8])))
 
 
 # How weights_only (each torch release words it differently) and _RestrictedUnpickler name

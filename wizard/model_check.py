@@ -81,10 +81,10 @@ def _check_model(model_dir: Path, model_class: str, checkpoint: Path,
     try:
         classes = list_classes(model_dir)
         model = build_model(model_dir, model_class)
-        if not checkpoint.is_file():
-            return ModelCheck(False, f"checkpoint {checkpoint} does not exist", classes)
-        kind = describe_format(checkpoint)
+        # read() first: it names what is wrong with the file (missing, a FIFO, unreadable,
+        # in no checkpoint format); the format is then known to be readable.
         loaded = read(checkpoint, trust)
+        kind = describe_format(checkpoint)
     except EngineError as error:
         return ModelCheck(False, str(error), locals().get("classes", []),
                           example=tuple(getattr(error, "example", ())))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections import OrderedDict
 from pathlib import Path
@@ -106,17 +107,51 @@ def test_key_mismatch_names_keys_and_shapes(plugin_dir: Path, tmp_path: Path) ->
     assert "missing (features.0.weight" in message and "unexpected (conv1.weight" in message
 
 
-@pytest.mark.parametrize(
-    "content, match",
-    [(b"", "not a PyTorch checkpoint|could not be read"),
-     (b"garbage" * 10, "not a PyTorch checkpoint|could not be read")],
-)
-def test_unreadable_checkpoints(plugin_dir: Path, tmp_path: Path, content: bytes, match: str
-                                ) -> None:
-    path = tmp_path / "bad.pth"
-    path.write_bytes(content)
-    with pytest.raises(CheckpointError, match=match):
+def _damaged(kind: str, tmp_path: Path, good: Path) -> Path:
+    path = tmp_path / f"{kind}.pth"
+    if kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "text":
+        path.write_text("hello world\n")
+    elif kind == "random":
+        path.write_bytes(bytes(range(7, 256)) * 16)
+    elif kind == "cut-short":
+        path.write_bytes(good.read_bytes()[:3000])
+    elif kind == "plain-pickle":
+        path.write_bytes(b"\x80\x02K\x05.")  # pickle.dumps(5): not torch.save's
+    elif kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "device":
+        path = Path("/dev/zero")
+    return path
+
+
+DAMAGED = {
+    "empty": "is empty (0 bytes): the save or the copy did not finish; save or copy it again",
+    "text": "is text, not a checkpoint (it starts 'hello world'): give the file torch.save "
+            "wrote (.pth, .pt) or a .safetensors file",
+    "random": "is not a checkpoint torch.save, torch.jit.save or safetensors wrote (its first "
+              "bytes: 07 08 09 0a 0b 0c 0d 0e): give the file torch.save wrote",
+    "cut-short": "is a zip archive torch cannot read: cut short or damaged in a copy, or not "
+                 "written by torch.save; copy it again, or save it with torch.save",
+    "plain-pickle": "is not a checkpoint torch.save, torch.jit.save or safetensors wrote (its "
+                    "first bytes: 80 02 4b 05 2e): give the file torch.save wrote",
+    "fifo": "is not a regular file (a FIFO): give the checkpoint file",
+    "device": "is not a regular file (a character device): give the checkpoint file",
+}
+
+
+@pytest.mark.parametrize("kind", list(DAMAGED))
+def test_a_damaged_checkpoint_says_what_the_file_is(plugin_dir: Path, tmp_path: Path,
+                                                    kind: str) -> None:
+    """Each used to get torch's words for it, or none: "could not be read: 101" (text),
+    "EOFError" (empty), a paragraph about weights_only (random bytes), "does not exist" (a
+    FIFO), an endless read (a device). Each is named as what it is, in one line."""
+    good = save_checkpoint(plugin_dir, "tiny", tmp_path / "good.pth")
+    path = _damaged(kind, tmp_path, good)
+    with pytest.raises(CheckpointError) as caught:
         checkpoint.load_into(build_model(plugin_dir, "tiny"), path)
+    assert str(caught.value) == f"checkpoint {path} {DAMAGED[kind]}"
 
 
 def test_dict_without_weights(plugin_dir: Path, tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import torch
@@ -38,6 +39,20 @@ def test_missing_checkpoint_and_unknown_class(repo_root: Path, tmp_path: Path) -
     assert not result.ok and "does not exist" in result.message
     result = check_model(repo_root / "model", "resnet5O", tmp_path / "nope.pth")
     assert not result.ok and "Did you mean 'resnet50'?" in result.message
+
+
+def test_a_checkpoint_that_cannot_be_read_or_is_no_file_is_one_line(repo_root: Path,
+                                                                     tmp_path: Path) -> None:
+    """A file the wizard may not read (here /proc/1/mem, refused even to root) was an
+    "unexpected PermissionError" from `check`; a FIFO was said not to exist."""
+    result = check_model(repo_root / "model", "resnet50", Path("/proc/1/mem"))
+    assert not result.ok
+    assert result.message == "cannot read checkpoint /proc/1/mem: Permission denied"
+    fifo = tmp_path / "r50.pth"
+    os.mkfifo(fifo)
+    result = check_model(repo_root / "model", "resnet50", fifo)
+    assert result.message == (f"checkpoint {fifo} is not a regular file (a FIFO): give the "
+                              "checkpoint file")
 
 
 def model_folder(tmp_path: Path, source: str) -> Path:
