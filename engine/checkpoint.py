@@ -129,7 +129,8 @@ def not_a_checkpoint(path: Path) -> str:
                 "copy, or not written by torch.save; copy it again, or save it with torch.save"
                 % path)
     text = head.decode("utf-8", "ignore")  # a character the 32 bytes cut in two is dropped
-    if text and len(text.encode("utf-8")) >= len(head) - 3 and all(char.isprintable() or char in "\t\r\n" for char in text):
+    whole = len(text.encode("utf-8")) >= len(head) - 3
+    if text and whole and all(char.isprintable() or char in "\t\r\n" for char in text):
         return ("checkpoint %s is text, not a checkpoint (it starts %r): give the file "
                 "torch.save wrote (.pth, .pt) or a .safetensors file"
                 % (path, text.strip()[:24]))
