@@ -174,3 +174,34 @@ async def test_the_step_bar_fits_60_columns(project: Path) -> None:
             assert drawn.endswith(("Push", "0")), drawn
         await click_step(pilot, "Env" if "Env" in bar.render().plain else "1")
         assert app.screen.STEP == "environment"
+
+
+@run_async
+async def test_keys_typed_fast_after_ctrl_g_take_one_step(project: Path) -> None:
+    """Digits that reach the dialog before it closes (typed fast, or pasted) chose again:
+    `5 5` blanked the screen and `5 5 5` stopped the wizard with a traceback (hostile
+    testing, issue 12), as did closing any dialog twice. The first choice wins; the rest are
+    dropped with the dialog."""
+    from textual import events
+
+    app = _app(write_answers(project / "answers.toml"), project)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        for typed in (["5", "5"], ["5", "3", "4"], ["escape", "3"], ["1", "escape"]):
+            await pilot.press("ctrl+g")
+            await pilot.pause()
+            for key in typed:  # all at once, as a terminal delivers a burst
+                app.post_message(events.Key(key, key if len(key) == 1 else None))
+            await settle(pilot)
+            assert app.is_running
+            want = {"5": "registry", "1": "environment"}.get(typed[0])
+            assert (want or app.screen.STEP) == app.screen.STEP, typed
+            assert len(app.screen_stack) == 2, app.screen_stack  # default screen + the step
+            assert "Next (ctrl+n)" in screen_text(app)
+        # Every dialog closes once: the key list, closed with a burst of its close keys.
+        await pilot.press("f1")
+        await pilot.pause()
+        for key in ("escape", "q", "escape"):
+            app.post_message(events.Key(key, None if key == "escape" else key))
+        await settle(pilot)
+        assert app.screen.STEP == "environment" and len(app.screen_stack) == 2

@@ -8,9 +8,10 @@ from typing import NamedTuple
 from textual import events, on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 from textual.widgets.button import ButtonVariant
+
+from wizard.tui.screens.dialog import Dialog
 
 KEY_NAMES = {"escape": "esc"}
 
@@ -24,7 +25,7 @@ class Choice(NamedTuple):
     variant: ButtonVariant = "default"
 
 
-class ChoiceScreen(ModalScreen[str | None]):
+class ChoiceScreen(Dialog[str | None]):
     """Dismisses with the picked choice's value (its button or its key), or None on an
     Escape that no choice takes. The first choice has the focus, so Enter picks it."""
 

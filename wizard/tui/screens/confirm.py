@@ -10,8 +10,9 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Static
+
+from wizard.tui.screens.dialog import Dialog
 
 
 def dialog(question: str, buttons: Sequence[Button]) -> ComposeResult:
@@ -22,7 +23,7 @@ def dialog(question: str, buttons: Sequence[Button]) -> ComposeResult:
             yield from buttons
 
 
-class ConfirmScreen(ModalScreen[bool]):
+class ConfirmScreen(Dialog[bool]):
     """Dismisses with True (yes, or the y key) or False (no, n or Escape)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -53,7 +54,7 @@ class ConfirmScreen(ModalScreen[bool]):
         self.dismiss(yes)
 
 
-class QuitScreen(ModalScreen[str]):
+class QuitScreen(Dialog[str]):
     """Quitting with unsaved answers. Dismisses with "save" (save them, then quit: s),
     "quit" (without saving: y) or "stay" (n or Escape)."""
 

@@ -15,14 +15,15 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, Static
+
+from wizard.tui.screens.dialog import Dialog
 
 if TYPE_CHECKING:
     from wizard.receipt import Receipt
 
 
-class FinishScreen(ModalScreen[None]):
+class FinishScreen(Dialog[None]):
     """Shows `receipt`; `record_name` is the submission record as the wizard shows paths.
     c copies the reference; Esc goes back to the push step."""
 

@@ -9,8 +9,10 @@ from rich.table import Table
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
-from textual.screen import ModalScreen, Screen
+from textual.screen import Screen
 from textual.widgets import Static
+
+from wizard.tui.screens.dialog import Dialog
 
 COMMON_KEYS = (
     ("tab / shift+tab", "next / previous field or button"),
@@ -41,7 +43,7 @@ def key_rows(screen: Screen) -> list[tuple[str, str]]:
     return rows
 
 
-class HelpScreen(ModalScreen[None]):
+class HelpScreen(Dialog[None]):
     """Lists the keys. Any of F1, ?, Escape or q closes it."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

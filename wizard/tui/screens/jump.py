@@ -8,9 +8,10 @@ from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
+
+from wizard.tui.screens.dialog import Dialog
 
 
 def step_key(index: int) -> str:
@@ -18,7 +19,7 @@ def step_key(index: int) -> str:
     return str((index + 1) % 10)
 
 
-class JumpScreen(ModalScreen[str | None]):
+class JumpScreen(Dialog[str | None]):
     """Dismisses with the chosen step's key, or None (Escape, or ctrl+g again)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

@@ -18,11 +18,11 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, Static
 from textual.worker import Worker, WorkerState
 
 from wizard.init_answers import Discovery
+from wizard.tui.screens.dialog import Dialog
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,7 @@ class StartChoice:
     values: dict[str, str] | None = None
 
 
-class StartScreen(ModalScreen[StartChoice]):
+class StartScreen(Dialog[StartChoice]):
     """Dismisses with a StartChoice. Enter (on the Start button, focused first) starts new;
     typing a path and Enter in its field opens that file."""
 
