@@ -371,4 +371,25 @@ async def test_a_local_smoke_run_shows_its_elapsed_time_and_esc_cancels_it(proje
         assert text(app, "#step-status") == ""
         bar = app.screen.query_one("#smoke-progress")
         assert bar.progress < 160
+        # Its bar is gone with the run: left up, its ETA went on counting (issue 12).
+        assert not app.screen.query_one(".stage-progress").display
         assert not list(app.pipeline().work.glob("smoke-local/predictions.csv"))
+
+
+@run_async
+async def test_a_failed_smoke_run_takes_its_progress_bar_down(project: Path) -> None:
+    """A run that fails (here: none of the images can be read) says ✗ and leaves no bar
+    pulsing beside it, as if it were still running (hostile testing, issue 12)."""
+    app = _at_smoke_step(project, 0)
+    for name in ("a.jpg", "b.jpg"):
+        (project / "sample-images" / name).write_bytes(b"not an image")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+n")
+        await pilot.pause()
+        await pilot.press("ctrl+r")
+        await app.wait_for_stage(timeout=240)
+        await pilot.pause()
+        outcome = text(app, "#stage-outcome")
+        assert outcome.startswith("✗ none of the 2 smoke images could be read"), outcome
+        assert not app.screen.query_one(".stage-progress").display

@@ -130,7 +130,7 @@ class StageScreen(StepScreen):
 
     def hide_progress(self) -> None:
         """The progress row is shown while a run goes on: idle, its bar would animate (and
-        snapshots hold no clocks); after a success, the outcome says it all."""
+        snapshots hold no clocks); after the run, the outcome and the log say it all."""
         for row in self.query(".stage-progress"):
             row.display = False
 
@@ -228,6 +228,7 @@ class StageScreen(StepScreen):
             self._ticker = None
         self.set_status("")
         self._events()  # whatever the thread emitted last
+        self.hide_progress()  # failed or cancelled too: left up, its ETA went on counting
         if state == WorkerState.SUCCESS:
             self.stage_done(event.worker.result)
         else:
