@@ -213,11 +213,13 @@ print_event = StagePrinter(console)
 
 def _exit_code(error: WizardError) -> int:
     from wizard.docker_events import BaseImageMissingError, DockerUnavailableError
-    from wizard.errors import ModelProblemError
+    from wizard.errors import ModelProblemError, RenderError
     from wizard.wheelhouse import WheelhouseError
 
     environment = (DockerUnavailableError, BaseImageMissingError)
-    if isinstance(error, ModelProblemError | WheelhouseError):
+    # A Dockerfile that cannot be rendered is the project's to fix (a missing model folder
+    # or checkpoint, a folder named Dockerfile), as `check` and `run` say of the same thing.
+    if isinstance(error, ModelProblemError | WheelhouseError | RenderError):
         return EXIT_USAGE
     return EXIT_ENVIRONMENT if isinstance(error, environment) else EXIT_FAILED
 

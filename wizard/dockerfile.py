@@ -169,15 +169,6 @@ def render_text(answers: Answers, *, checkpoint_sha256: str, model_files: Sequen
     return RenderedFiles(dockerfile=dockerfile, dockerignore=dockerignore)
 
 
-def _symlink_in(root: Path, relative: str) -> Path | None:
-    current = root
-    for part in Path(relative).parts:
-        current = current / part
-        if current.is_symlink():
-            return current
-    return None
-
-
 def render(answers: Answers, project_root: str | PathLike[str], *,
            answers_name: str = "answers.toml",
            checkpoint_sha256: str | None = None) -> RenderedFiles:
@@ -212,14 +203,14 @@ def render(answers: Answers, project_root: str | PathLike[str], *,
             f"checkpoint {answers.checkpoint} ends in .py and would be copied as code: "
             "rename it, e.g. to .pth"
         )
-    link = _symlink_in(root, f"{answers.model_dir}/{answers.checkpoint}")
+    link = model_folder.link_problem(root, answers.model_dir, answers.checkpoint)
     if link is not None:
-        raise RenderError(
-            f"{link.relative_to(root)} is a symbolic link, and Docker copies the link, not "
-            "the file it points to: copy the checkpoint into the model folder (or hard-link "
-            "it with ln without -s)"
-        )
-    digest = checkpoint_sha256 or sha256_file(checkpoint)
+        raise RenderError(link)
+    try:
+        digest = checkpoint_sha256 or sha256_file(checkpoint)
+    except OSError as error:
+        raise RenderError(f"cannot read checkpoint {answers.model_dir}/{answers.checkpoint}: "
+                          f"{error.strerror}: check its permissions") from error
     entries = model_folder.resolve(model, answers.checkpoint, answers.model_include,
                                    answers.model_exclude)
     wheels = (model / wheelhouse.REQUIREMENTS).is_file()
@@ -233,28 +224,34 @@ def render(answers: Answers, project_root: str | PathLike[str], *,
 
 
 def _generated_by_wizard(path: Path) -> bool:
+    """Whether `path` is absent or a file the wizard wrote (its first line says so)."""
     try:
         with open(path, encoding="utf-8", errors="replace") as stream:
             return stream.readline().startswith(GENERATED_MARK)
     except FileNotFoundError:
         return True
+    except OSError as error:
+        raise RenderError(f"cannot read {path}: {error.strerror}: fix its permissions, or "
+                          "move it away") from error
 
 
 def write(rendered: RenderedFiles, project_root: str | PathLike[str], *,
           force: bool = False) -> list[Path]:
     """Write Dockerfile and .dockerignore into the project folder, each atomically. A file
     the wizard did not write is left alone unless `force`, so a hand-made Dockerfile is never
-    lost. Returns the paths written."""
+    lost; a folder of that name, always. Returns the paths written."""
     root = Path(project_root)
     targets = [(root / DOCKERFILE, rendered.dockerfile),
                (root / DOCKERIGNORE, rendered.dockerignore)]
-    if not force:
-        for path, _ in targets:
-            if not _generated_by_wizard(path):
-                raise RenderError(
-                    f"{path} exists and was not written by the wizard: move it away, or "
-                    "overwrite it on purpose (force)"
-                )
+    for path, _ in targets:
+        if path.is_dir():
+            raise RenderError(f"{path} is a folder, where the wizard writes its {path.name}: "
+                              "move or rename the folder")
+        if not force and not _generated_by_wizard(path):
+            raise RenderError(
+                f"{path} exists and was not written by the wizard: move it away, or "
+                "overwrite it on purpose (force)"
+            )
     for path, text in targets:
         try:
             write_text_atomic(path, text)

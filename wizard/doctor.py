@@ -39,7 +39,9 @@ def diagnose(answers: Answers, root: Path) -> Report:
     items += found
     if site is not None:
         wheelhouse.activate(site)  # the model check imports the model's own packages
-    if any(f.name == findings.TORCH and f.ok for f in items):
+    # Without the model folder, its row below says so; the model check would only repeat it.
+    if answers.model_path(root).is_dir() and any(f.name == findings.TORCH and f.ok
+                                                 for f in items):
         items.append(findings.model(answers.model_path(root), answers.model_class,
                                     answers.checkpoint_path(root), answers.trust_checkpoint))
     items.append(findings.model_folder(answers, root))

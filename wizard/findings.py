@@ -225,6 +225,9 @@ def model(model_dir: Path, model_class: str, checkpoint: Path, trust: bool = Fal
     the brief lists the missing, unexpected and misshapen keys line by line."""
     from wizard.model_check import check_model
 
+    if not model_dir.is_dir():  # the engine's words would say "pass --model-dir"
+        return Finding(CHECKPOINT, Status.ERROR, f"model folder {model_dir} does not exist: "
+                       "check the model_dir setting", area=Area.MODEL)
     result = check_model(model_dir, model_class, checkpoint, trust)
     if result.ok:
         return Finding(CHECKPOINT, Status.OK, result.message, area=Area.MODEL)
@@ -252,6 +255,9 @@ def model_folder(answers: Answers, root: Path) -> Finding:
                                  answers.model_include, answers.model_exclude)
     except (RenderError, OSError) as error:
         return Finding(MODEL_FOLDER, Status.ERROR, str(error), area=Area.MODEL)
+    link = folder.link_problem(root, answers.model_dir, answers.checkpoint)
+    if link is not None:  # `check` said ready, and `render` refused it
+        return Finding(MODEL_FOLDER, Status.ERROR, link, area=Area.MODEL)
     return Finding(MODEL_FOLDER, Status.OK, "\n".join(folder.summary_lines(entries)),
                    area=Area.MODEL)
 

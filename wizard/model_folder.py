@@ -168,8 +168,15 @@ def copy_plan(files: Sequence[str], model_dir: str, checkpoint: str,
 
 def resolve(model_dir: Path, checkpoint: str, include: Sequence[str] = (),
             exclude: Sequence[str] = ()) -> list[Entry]:
-    """The listing, checked: raises RenderError when model_description.py would be left
-    out, or when the checkpoint itself is matched by model_exclude."""
+    """The listing, checked: raises RenderError when there is no model folder or no
+    model_description.py in it, when model_exclude leaves it out, or when it matches the
+    checkpoint itself."""
+    if not model_dir.is_dir():
+        raise RenderError(f"model folder {model_dir} does not exist: check the model_dir "
+                          "setting")
+    if not (model_dir / "model_description.py").is_file():
+        raise RenderError(f"{model_dir} has no model_description.py: the model folder needs "
+                          "it (and data_transform_description.py); check the model_dir setting")
     entries = listing(model_dir, checkpoint, include, exclude)
     names = {e.path for e in included(entries)}
     if "model_description.py" not in names:
@@ -179,6 +186,19 @@ def resolve(model_dir: Path, checkpoint: str, include: Sequence[str] = (),
         raise RenderError(f"model_exclude matches the checkpoint {checkpoint}: the image needs "
                           "it; narrow the pattern")
     return entries
+
+
+def link_problem(root: Path, model_dir: str, checkpoint: str) -> str | None:
+    """Why the checkpoint cannot go into the image as it is, when a part of its path is a
+    symbolic link: Docker copies the link, not the file (`check` says so before `render`)."""
+    current = root
+    for part in Path(model_dir, checkpoint).parts:
+        current = current / part
+        if current.is_symlink():
+            return (f"{current.relative_to(root)} is a symbolic link, and Docker copies the "
+                    "link, not the file it points to: copy the checkpoint into the model "
+                    "folder (or hard-link it with ln without -s)")
+    return None
 
 
 def checkpoint_candidates(model_dir: Path) -> list[str]:

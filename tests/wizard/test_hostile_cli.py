@@ -29,12 +29,23 @@ def _one_line(result: subprocess.CompletedProcess) -> str:
     return lines[0]
 
 
-def _set(project: Path, setting: str, value: str) -> Path:
-    """The answers file with `setting = value` (TOML as written) in place of its line."""
+def _error_line(result: subprocess.CompletedProcess) -> str:
+    """The one error line of a command that got as far as its stages (their headings and
+    check rows come before it), exit 2."""
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert result.returncode == EXIT_USAGE, result.stderr
+    assert len(errors) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "unexpected" not in errors[0], errors[0]
+    return errors[0]
+
+
+def _set(project: Path, setting: str, value: str | None) -> Path:
+    """The answers file with `setting = value` (TOML as written) in place of its line, or
+    without the setting when `value` is None."""
     answers = project / "answers.toml"
     text = "\n".join(line for line in answers.read_text().splitlines()
                      if not line.startswith(f"{setting} ="))
-    answers.write_text(f"{text}\n{setting} = {value}\n")
+    answers.write_text(f"{text}\n" + (f"{setting} = {value}\n" if value is not None else ""))
     return answers
 
 
@@ -124,3 +135,48 @@ def test_validate_refuses_what_is_not_a_file(tmp_path: Path, what: str) -> None:
                             cwd=str(REPO), capture_output=True, text=True, timeout=20)
     assert scored.returncode == EXIT_USAGE, scored.stderr
     assert "is not a regular file" in scored.stderr and "Traceback" not in scored.stderr
+
+
+def test_a_folder_where_the_dockerfile_goes_is_one_line(project: Path) -> None:
+    """`render` over a folder named Dockerfile was an "unexpected IsADirectoryError", exit 1
+    (hostile testing, issue 12): the project is not as the wizard needs it, exit 2."""
+    (project / "Dockerfile").mkdir()
+    line = _error_line(wizard("render", "--answers", project / "answers.toml"))
+    assert f"{project / 'Dockerfile'} is a folder" in line, line
+    assert (project / "Dockerfile").is_dir()
+
+
+def test_render_and_check_agree_on_a_missing_model_folder(project: Path) -> None:
+    """The same missing model folder was exit 2 from `check` and `run`, and exit 1 from
+    `render` (hostile testing, issue 12): a project the Dockerfile cannot be rendered for is
+    the user's to fix."""
+    answers = _set(project, "model_dir", '"models"')
+    for command in ("render", "run"):
+        line = _error_line(wizard(command, "--answers", answers))
+        assert "models does not exist" in line and "check the model_dir setting" in line, \
+            (command, line)
+    # `check` gave the engine's advice ("pass --model-dir", a flag of another command) and
+    # blamed model_exclude; its row now names the setting.
+    checked = wizard("check", "--answers", answers)
+    assert checked.returncode == EXIT_USAGE, checked.stderr
+    assert "model_dir" in checked.stderr and "Traceback" not in checked.stderr
+    assert "--model-dir" not in checked.stderr and "model_exclude" not in checked.stderr
+
+
+def test_check_refuses_the_symlinked_checkpoint_render_refuses(project: Path) -> None:
+    """`check` said ready for a checkpoint that is a symbolic link, and `render` then
+    refused it (Docker copies the link): both say so now, exit 2 (hostile testing)."""
+    import tomllib
+
+    answers = project / "answers.toml"
+    settings = tomllib.loads(answers.read_text())
+    checkpoint = project / settings.get("model_dir", "model") / settings["checkpoint"]
+    real = project / "weights.pth"
+    checkpoint.rename(real)
+    checkpoint.symlink_to(real)
+    checked = wizard("check", "--answers", answers)
+    assert checked.returncode == EXIT_USAGE, checked.stderr
+    assert "symbolic" in checked.stderr and "not ready" in checked.stderr
+    line = _error_line(wizard("render", "--answers", answers))
+    assert "is a symbolic link" in line, line
+
