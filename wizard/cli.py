@@ -31,9 +31,17 @@ exit codes:
   1    a stage failed (build step, smoke run, disagreement with the local run, push)
   2    usage, answers-file or model error (each problem on one line): a model class that
        cannot be built, a checkpoint that does not fit, requirements that cannot be built
-       into a wheelhouse
+       into a wheelhouse, no model folder or smoke images folder, smoke images without
+       labels for `report`
   3    environment not ready (no Docker engine, base image missing): the message says how
   130  interrupted
+"""
+
+VALIDATE_EPILOG = """\
+exit codes:
+  0    VALIDATED: the challenge would accept the file (its verdict is printed as JSON)
+  1    INVALID: the JSON lists each problem with its line
+  2    the file or the answers cannot be read (missing, a folder, not a regular file)
 """
 
 # soft_wrap: an error stays one line however narrow the terminal (logs grep by line).
@@ -91,7 +99,8 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--answers", type=Path, required=True, help="answers file (TOML)")
 
     validate = commands.add_parser("validate", help="check a predictions.csv with the "
-                                   "challenge scorer's rules", formatter_class=formatter)
+                                   "challenge scorer's rules", formatter_class=formatter,
+                                   epilog=VALIDATE_EPILOG)
     validate.add_argument("predictions", type=Path)
     truth = validate.add_mutually_exclusive_group()
     truth.add_argument("--answers", type=Path, help="answers JSON (image name -> id) to "
@@ -120,6 +129,21 @@ def _load(path: Path):
     return load_answers(path)
 
 
+def _no_credentials(registry: str) -> str:
+    from wizard.answers import TOKEN_ENV_VAR
+
+    return (f"pushing to {registry} needs a user name (--username or $SYNAPSE_USERNAME) and a "
+            f"token (${TOKEN_ENV_VAR} or the prompt on a terminal)")
+
+
+def _unattended_push_lacks_credentials(username: str | None) -> bool:
+    """With no terminal to prompt on, whether the push is sure to fail for want of a user
+    name or token: said before the build, not after it."""
+    from wizard.answers import TOKEN_ENV_VAR
+
+    return not sys.stdin.isatty() and not (username and os.environ.get(TOKEN_ENV_VAR))
+
+
 def _credentials(username: str | None, registry: str):
     from wizard.answers import TOKEN_ENV_VAR
 
@@ -130,9 +154,7 @@ def _credentials(username: str | None, registry: str):
             token = getpass.getpass(f"{registry} personal access token (not echoed, not "
                                     "stored): ")
         if not user or not token:
-            raise WizardError(f"pushing to {registry} needs a user name (--username or "
-                              f"$SYNAPSE_USERNAME) and a token (${TOKEN_ENV_VAR} or the "
-                              "prompt on a terminal)")
+            raise WizardError(_no_credentials(registry))
         return user, token
 
     return ask
@@ -214,12 +236,13 @@ print_event = StagePrinter(console)
 def _exit_code(error: WizardError) -> int:
     from wizard.docker_events import BaseImageMissingError, DockerUnavailableError
     from wizard.errors import ModelProblemError, RenderError
+    from wizard.report import ReportError
     from wizard.wheelhouse import WheelhouseError
 
     environment = (DockerUnavailableError, BaseImageMissingError)
     # A Dockerfile that cannot be rendered is the project's to fix (a missing model folder
     # or checkpoint, a folder named Dockerfile), as `check` and `run` say of the same thing.
-    if isinstance(error, ModelProblemError | WheelhouseError | RenderError):
+    if isinstance(error, ModelProblemError | WheelhouseError | RenderError | ReportError):
         return EXIT_USAGE
     return EXIT_ENVIRONMENT if isinstance(error, environment) else EXIT_FAILED
 
@@ -233,6 +256,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "render":
         pipe.render(force=args.force)
         return EXIT_OK
+    if args.until == "push" and _unattended_push_lacks_credentials(args.username):
+        error_line(_no_credentials(answers.registry))
+        return EXIT_USAGE
     if args.force:
         pipe.render(force=True)
     try:

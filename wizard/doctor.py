@@ -51,6 +51,7 @@ def diagnose(answers: Answers, root: Path) -> Report:
     items += findings.base_image(answers.base_image, saved_by)
     items += findings.gpu(answers.base_image, answers.target_gpu)
     items += findings.offline(answers.model_path(root))
+    items += findings.smoke_images(answers, root)
     return Report(items)
 
 

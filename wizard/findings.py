@@ -178,6 +178,7 @@ MODEL_FOLDER = "model folder"
 BASE_VS_TORCH = "base image vs torch"
 BASE_VS_GPU = "base image vs GPU"
 OFFLINE = "offline-ready"
+SMOKE_IMAGES = "smoke images"
 
 CHECKPOINT_FIX = "pick the class the checkpoint was trained with, or re-export it"
 SHOWN_KEYS = 4
@@ -316,6 +317,18 @@ def gpu(ref: str, target_gpu: str | None) -> list[Finding]:
         return []  # unknown image: base_image() warns; CPU runner: nothing to check
     target = target_gpu or ", ".join(gpu_compat.CURRENT_DATA_CENTRE)
     return [Finding(BASE_VS_GPU, Status.OK, f"{ref} has compiled code for {target}")]
+
+
+def smoke_images(answers: Answers, root: Path) -> list[Finding]:
+    """The smoke_images folder, when one is set, is a folder: found by `check`, not by the
+    smoke stage after the model was loaded."""
+    folder = answers.smoke_images_path(root)
+    if folder is None or folder.is_dir():
+        return []
+    what = "is not a folder" if folder.exists() else "does not exist"
+    return [Finding(SMOKE_IMAGES, Status.ERROR,
+                    f"smoke images folder {answers.smoke_images} {what}: fix the smoke_images "
+                    "setting, or leave it out to use generated images", area=Area.MODEL)]
 
 
 def offline(model_dir: Path) -> list[Finding]:

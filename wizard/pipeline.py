@@ -131,6 +131,7 @@ class Pipeline:
         answers, root = self.answers, self.root
         gpu = findings.gpu(answers.base_image, answers.target_gpu)
         _stop_at_error(gpu, GpuIncompatibleError)
+        _stop_at_error(findings.smoke_images(answers, root), ModelProblemError)
         warnings: list[str] = [str(f) for f in gpu if f.status is Status.WARNING]
         warnings += self._ensure_dependencies()
         fits = findings.model(answers.model_path(root), answers.model_class,
@@ -217,16 +218,18 @@ class Pipeline:
     def report(self, folder: Path) -> Path:
         """The smoke run on labelled images as a report folder (report.html, PNG plots,
         report.json); runs the local smoke stage first when it has not run."""
-        from engine.labels import LabelsError, find_labels
         from wizard import report
 
+        if self.state.local_smoke is None:  # before minutes of smoke run, not after
+            images = self.answers.smoke_images_path(self.root)
+            if images is None:
+                raise report.ReportError(f"smoke_images is not set: {report.NO_LABELS}")
+            if images.is_dir():
+                report.labels_of(images)
         local = self.state.local_smoke or self.smoke()
         self.emit(StageStarted("report", "Writing the report"))
-        try:
-            labels = find_labels(local.images_dir)
-        except LabelsError as error:
-            raise report.ReportError(str(error)) from error
-        data = report.build_data(local, labels or {}, report.BatchClock(local.batch_marks))
+        labels = report.labels_of(local.images_dir)
+        data = report.build_data(local, labels, report.BatchClock(local.batch_marks))
         page = report.write_report(folder, data)
         self.emit(StageFinished("report", f"wrote {page}"))
         return page

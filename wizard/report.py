@@ -63,14 +63,30 @@ def estimate(startup_s: float, rates: Sequence[float]) -> dict[str, float | None
             "batches": len(ordered)}
 
 
+NO_LABELS = ("the report scores the model on labelled images: set smoke_images to a folder in "
+             "ObjectNet's layout (<class folder>/<file>.png) or with an answers.json")
+
+
+def labels_of(folder: Path) -> dict[str, int]:
+    """The labels the images in `folder` carry; ReportError when they carry none, or mix
+    ObjectNet's class folders with others."""
+    from engine.labels import LabelsError, find_labels
+
+    try:
+        labels = find_labels(folder)
+    except LabelsError as error:
+        raise ReportError(str(error)) from error
+    if not labels:
+        raise ReportError(f"the smoke images carry no labels: {NO_LABELS}")
+    return labels
+
+
 def build_data(smoke: Any, labels: Mapping[str, int], clock: BatchClock) -> dict[str, Any]:
     """Every number of the report, from a LocalSmokeResult on labelled images."""
     from engine.mapping import objectnet_labels
 
     if smoke.scores is None:
-        raise ReportError("the smoke images carry no labels, so there is nothing to score: "
-                          "set smoke_images to a folder in ObjectNet's layout "
-                          "(<class folder>/<file>.png) or with an answers.json")
+        raise ReportError(f"the smoke images carry no labels: {NO_LABELS}")
     names = objectnet_labels()
     rows = read_predictions(smoke.predictions)
     bins = [[0, 0, 0.0] for _ in range(RELIABILITY_BINS)]  # images, correct, confidence sum

@@ -151,8 +151,8 @@ def test_render_and_check_agree_on_a_missing_model_folder(project: Path) -> None
     `render` (hostile testing, issue 12): a project the Dockerfile cannot be rendered for is
     the user's to fix."""
     answers = _set(project, "model_dir", '"models"')
-    for command in ("render", "run"):
-        line = _error_line(wizard(command, "--answers", answers))
+    for command in (["render"], ["run", "--until", "build"]):
+        line = _error_line(wizard(*command, "--answers", answers))
         assert "models does not exist" in line and "check the model_dir setting" in line, \
             (command, line)
     # `check` gave the engine's advice ("pass --model-dir", a flag of another command) and
@@ -180,3 +180,52 @@ def test_check_refuses_the_symlinked_checkpoint_render_refuses(project: Path) ->
     line = _error_line(wizard("render", "--answers", answers))
     assert "is a symbolic link" in line, line
 
+
+def test_a_missing_smoke_images_folder_is_found_by_check(project: Path) -> None:
+    """`check` passed a smoke_images folder that is not there, and `run` then failed at its
+    smoke stage, exit 1 (hostile testing): `check` names it, and `run` stops at its check."""
+    answers = _set(project, "smoke_images", '"no-such-images"')
+    checked = wizard("check", "--answers", answers)
+    assert checked.returncode == EXIT_USAGE, checked.stderr
+    assert "no-such-images" in checked.stderr and "not ready" in checked.stderr
+    ran = wizard("run", "--answers", answers, "--until", "build")
+    line = _error_line(ran)
+    assert "no-such-images does not exist" in line and "smoke_images" in line, line
+    assert "Local smoke run" not in ran.stderr
+
+
+def test_an_unattended_push_without_credentials_stops_before_anything_runs(
+        project: Path) -> None:
+    """With no terminal to prompt on and no token, `run` built the image and only then said
+    the push needs credentials, exit 1 (hostile testing): it says so first, exit 2."""
+    env = {key: value for key, value in os.environ.items()
+           if key not in ("SYNAPSE_AUTH_TOKEN", "SYNAPSE_USERNAME")}
+    result = subprocess.run([sys.executable, "-m", "wizard", "run", "--answers",
+                             str(project / "answers.toml"), "--username", "someone"],
+                            cwd=str(REPO), capture_output=True, text=True, timeout=60,
+                            stdin=subprocess.DEVNULL, env=env)
+    line = _error_line(result)
+    assert "needs a user name" in line and "SYNAPSE_AUTH_TOKEN" in line, line
+    assert "Rendering" not in result.stderr and not (project / "Dockerfile").exists()
+
+
+def test_report_without_labels_stops_before_the_smoke_run(project: Path,
+                                                          tmp_path: Path) -> None:
+    """`report` ran the whole smoke run before finding the images carry no labels, then
+    exited 1: it is the answers' to fix (exit 2), said before anything runs."""
+    from wizard.samples import make_images
+
+    make_images(project / "unlabelled", 3)
+    for value, said in (('"unlabelled"', "carry no labels"), (None, "smoke_images")):
+        answers = _set(project, "smoke_images", value)
+        result = wizard("report", "--answers", answers, "--out", tmp_path / "report")
+        line = _error_line(result)
+        assert said in line, line
+        assert "Local smoke run" not in result.stderr + result.stdout
+        assert not (tmp_path / "report").exists()
+
+
+def test_validate_help_lists_its_exit_codes() -> None:
+    shown = wizard("validate", "--help").stdout
+    assert "exit codes:" in shown
+    assert "0    VALIDATED" in shown and "1    INVALID" in shown and "2    " in shown
