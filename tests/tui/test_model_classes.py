@@ -64,3 +64,39 @@ async def test_own_classes_first_library_classes_marked_and_wrapped(project: Pat
         await pilot.press("ctrl+n")
         await settle(pilot)
         assert app.screen.STEP == "model"  # refused until the class can be built
+
+
+@run_async
+async def test_a_model_folder_that_is_not_there_clears_what_was_found_in_the_last(
+        project: Path) -> None:
+    """Typing a folder that does not exist left the last folder's findings up (offline-ready
+    ✓, its classes) and gave the engine's advice, "pass --model-dir", which the wizard has
+    no flag for (hostile testing, issue 12). Typing the folder back finds them again."""
+    from tui_support import write_answers
+
+    app = create_app(write_answers(project / "answers.toml"), project, docker=no_engine())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.go("model")
+        for _ in range(100):  # the load check imports torch in its worker
+            await settle(pilot)
+            if text(app, "#offline"):
+                break
+        assert text(app, "#offline").startswith("✓ offline-ready"), text(app, "#offline")
+        assert text(app, "#model-check").startswith("✓")
+        app.screen.query_one("#input-model_dir").focus()
+        await pilot.press("ctrl+a", "ctrl+k", *"nope")
+        await pilot.pause(1.0)  # past the field's debounce
+        await settle(pilot)
+        assert text(app, "#offline") == "" and text(app, "#model-check") == ""
+        note = text(app, "#class-note")
+        assert note.startswith("✗ model folder nope does not exist"), note
+        assert "--model-dir" not in note and text(app, "#checkpoint-note") == ""
+        assert app.screen.class_choices == []
+        await pilot.press("ctrl+a", "ctrl+k", *"model")
+        for _ in range(100):
+            await settle(pilot)
+            if text(app, "#offline"):
+                break
+        assert text(app, "#offline").startswith("✓ offline-ready")
+        assert text(app, "#class-note") == "2 class(es) in model_description.py"

@@ -136,7 +136,16 @@ class ModelScreen(StepScreen):
 
     def _discover(self) -> None:
         model_dir = self._model_dir()
-        if model_dir is None:
+        if model_dir is None or not model_dir.is_dir():
+            # Nothing of the last folder stays up: its classes are not this folder's.
+            self.class_choices = []
+            self._loading = True
+            self._fill_classes([])
+            self._loading = False
+            self._note("class-note", "" if model_dir is None else
+                       f"model folder {self.answer('model_dir')} does not exist: type the "
+                       "folder (in the project folder) that holds model_description.py",
+                       error=model_dir is not None)
             return
         self._note("class-note", "looking for classes in model_description.py…")
         # Once the screen is painted: the thread imports torch and the user's code, holding
@@ -162,18 +171,17 @@ class ModelScreen(StepScreen):
         checkpoint = self.answer("checkpoint")
         trust = bool(self.answer("trust_checkpoint"))
         key = (model_dir, model_class, checkpoint, trust)
-        if model_dir is None or not model_class or not checkpoint:
+        if (model_dir is None or not model_dir.is_dir() or not model_class
+                or not checkpoint or not (model_dir / checkpoint).is_file()):
             self._check_key = None
             self.check_result = None
             self.query_one("#model-check", Static).update("")
-            return
-        path = model_dir / checkpoint
-        if not path.is_file():
-            self._check_key = None
-            self.check_result = None
-            self._note("checkpoint-note", f"{self.answer('model_dir')}/{checkpoint} does not "
-                       "exist: pick a file of the model folder", error=True)
-            self.query_one("#model-check", Static).update("")
+            self.query_one("#offline", Static).update("")  # the last folder's finding
+            if model_dir is not None and not model_dir.is_dir():
+                self._note("checkpoint-note", "")  # the class note says why
+            elif model_dir is not None and checkpoint and not (model_dir / checkpoint).is_file():
+                self._note("checkpoint-note", f"{self.answer('model_dir')}/{checkpoint} does "
+                           "not exist: pick a file of the model folder", error=True)
             return
         if key == self._check_key:
             return
