@@ -107,3 +107,33 @@ async def test_the_review_lists_the_model_files_that_go_into_the_image(project: 
         await pilot.pause()
         assert app.screen.query_one("#model-files", Static).content == \
             app.screen.files_text
+
+
+@run_async
+async def test_a_review_that_found_a_problem_does_not_go_on(project: Path) -> None:
+    """Model code that fails to import: the review's check says ✗, and Next went on to the
+    smoke test all the same (hostile testing, issue 12). It stays, saying what to do; fixed
+    and rendered again, it goes on."""
+    description = project / "model" / "model_description.py"
+    good = description.read_text()
+    description.write_text(good + "\nclass (\n")
+    app = create_app(write_answers(project / "answers.toml"), project, docker=no_engine())
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert app.screen.STEP == "review"
+        await app.wait_for_stage(timeout=120)
+        await settle(pilot)
+        assert outcome(app).startswith("✗"), outcome(app)
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert app.screen.STEP == "review"
+        status = str(app.screen.query_one("#step-status", Static).content)
+        assert status.startswith("✗ the review found a problem"), status
+        description.write_text(good)
+        await pilot.press("ctrl+r")
+        await app.wait_for_stage(timeout=120)
+        await settle(pilot)
+        assert outcome(app).startswith("✓"), outcome(app)
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        assert app.screen.STEP == "smoke"

@@ -107,6 +107,17 @@ class ReviewScreen(StageScreen):
         self.show_outcome("… checking and rendering")
         self.start("rendering", check_and_render)
 
+    def commit(self) -> bool:
+        """Not past a check or render that failed: the smoke test and the build would only
+        fail on the same problem, later."""
+        if not super().commit():
+            return False
+        if self.last_error is not None and self.rendered_for is None and not self.running:
+            self.set_status("✗ the review found a problem (above): fix it at its step "
+                            "(ctrl+b), then ctrl+r renders again", error=True)
+            return False
+        return True
+
     @on(Button.Pressed, "#review-force")
     def _overwrite(self) -> None:
         self._force = True
