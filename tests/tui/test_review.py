@@ -120,20 +120,17 @@ async def test_a_review_that_found_a_problem_does_not_go_on(project: Path) -> No
     app = create_app(write_answers(project / "answers.toml"), project, docker=no_engine())
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
-        assert app.screen.STEP == "review"
-        await app.wait_for_stage(timeout=120)
-        await settle(pilot)
-        assert outcome(app).startswith("✗"), outcome(app)
-        await pilot.press("ctrl+n")
-        await settle(pilot)
-        assert app.screen.STEP == "review"
-        status = str(app.screen.query_one("#step-status", Static).content)
-        assert status.startswith("✗ the review found a problem"), status
-        description.write_text(good)
-        await pilot.press("ctrl+r")
-        await app.wait_for_stage(timeout=120)
-        await settle(pilot)
-        assert outcome(app).startswith("✓"), outcome(app)
-        await pilot.press("ctrl+n")
-        await settle(pilot)
-        assert app.screen.STEP == "smoke"
+        for fixed, next_step in ((False, "review"), (True, "smoke")):
+            if fixed:
+                description.write_text(good)
+                await pilot.press("ctrl+r")
+            assert app.screen.STEP == "review"
+            await app.wait_for_stage(timeout=120)
+            await settle(pilot)
+            assert outcome(app).startswith("✓" if fixed else "✗"), outcome(app)
+            await pilot.press("ctrl+n")
+            await settle(pilot)
+            assert app.screen.STEP == next_step
+            if not fixed:
+                status = str(app.screen.query_one("#step-status", Static).content)
+                assert status.startswith("✗ the review found a problem"), status
