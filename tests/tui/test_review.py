@@ -130,7 +130,7 @@ async def test_a_review_that_found_a_problem_does_not_go_on(project: Path) -> No
             assert outcome(app).startswith("✓" if fixed else "✗"), outcome(app)
             await pilot.press("ctrl+n")
             await settle(pilot)
-            assert app.screen.STEP == next_step
+            assert next_step == app.screen.STEP
             if not fixed:
                 status = str(app.screen.query_one("#step-status", Static).content)
                 assert status.startswith("✗ the review found a problem"), status
