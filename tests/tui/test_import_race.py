@@ -143,3 +143,25 @@ def _cancel_if_asked(terminal: Terminal, within: float = 3) -> None:
             terminal.keys("y")
             return
         time.sleep(0.05)
+
+
+def test_model_code_that_never_returns_cannot_hold_the_wizard(project: Path) -> None:
+    """Model code stuck at import (here a loop; a download with no network does the same)
+    cannot be cancelled: quitting waited a minute for the stage, then a minute more for the
+    import (hostile testing, issue 12). ctrl+q again quits at once, exit 130."""
+    path = project / "model" / "model_description.py"
+    path.write_text("while True:\n    pass\n" + path.read_text())
+    write_answers(project / "answers.toml")
+    terminal = Terminal(wizard_command(), project, env=NO_ENGINE)
+    try:
+        terminal.wait_for("… checking and rendering", timeout=60)
+        terminal.keys("C-q")
+        terminal.wait_for("Cancel and quit (y)", timeout=30)
+        terminal.keys("y")
+        terminal.wait_for("quits now)", timeout=30)  # "(ctrl+q again quits now)", wrapped
+        started = time.monotonic()
+        terminal.keys("C-q")
+        assert terminal.exit_code(timeout=20) == 130
+        assert time.monotonic() - started < 15
+    finally:
+        terminal.close()

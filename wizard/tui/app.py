@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import sys
+import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -70,6 +73,8 @@ STAGE_STEPS = frozenset(key for key, _, screen in STEP_SCREENS
 """Steps that run pipeline stages: they need complete answers."""
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+ABANDONED = ("objectnet-wizard: a stage was still running (model code that did not return, or "
+             "Docker); exited without waiting for it")
 
 
 class WizardApp(App[int]):
@@ -102,6 +107,7 @@ class WizardApp(App[int]):
         session.on_event = self.relay
         self.running_label: str | None = None
         self._quitting = False
+        self.abandon_timer: threading.Timer | None = None
         self.receipt: Receipt | None = None
         """The receipt of the last push, shown on the finish screen (and its reference
         printed when the wizard exits)."""
@@ -317,6 +323,11 @@ class WizardApp(App[int]):
 
     async def action_quit(self) -> None:
         running = self.running_stage()
+        if running is not None and self._quitting:
+            # Asked again while the stage is being cancelled: model code stuck in an import
+            # or a loop cannot be, so the user, not a timer, decides how long to wait.
+            self._give_up_waiting()
+            return
         if running is None:
             if not self.session.unsaved:
                 self.exit(EXIT_OK)
@@ -336,7 +347,8 @@ class WizardApp(App[int]):
             if yes:
                 self._quitting = True
                 self.session.cancel.set()
-                self.notify(f"cancelling {running}…", markup=False)
+                self.notify(f"cancelling {running}… (ctrl+q again quits now)", markup=False,
+                            timeout=60)
                 self.set_timer(60, self._give_up_waiting)
 
         self.push_screen(ConfirmScreen(
@@ -344,6 +356,17 @@ class WizardApp(App[int]):
             yes="Cancel and quit", no="Keep going"), answer)
 
     def _give_up_waiting(self) -> None:
+        """Quit with the stage still running. Its thread may never return (model code in a
+        loop, or an import that waits on a network there is none of), and asyncio.run's
+        shutdown joins every executor thread with no time limit, so app.run() would never
+        return: a timer ends the process unless run_tui gets control back first."""
+        def leave() -> None:
+            print(ABANDONED, file=sys.__stderr__, flush=True)
+            os._exit(EXIT_INTERRUPTED)
+
+        self.abandon_timer = threading.Timer(5, leave)
+        self.abandon_timer.daemon = True
+        self.abandon_timer.start()
         self.exit(EXIT_INTERRUPTED)
 
     async def wait_for_stage(self, timeout: float = 30) -> None:
@@ -379,11 +402,18 @@ def run_tui(answers_path: Path | None, project_root: Path | None = None) -> int:
     root = project_root or (answers_path or Path("answers.toml")).resolve().parent
     app = create_app(answers_path, root, ask_start=answers_path is None)
     result = app.run()
+    if app.abandon_timer is not None:
+        app.abandon_timer.cancel()  # control came back: no need to end the process
     # A check may still be importing torch in its thread; let it finish before the
-    # interpreter shuts down under it.
+    # interpreter shuts down under it (that can crash). After a quit during a stage, model
+    # code that never returns is not waited for past a few seconds: the process ends
+    # around it.
     from wizard.local_torch import wait_idle
 
-    wait_idle(timeout=60)
+    if not wait_idle(timeout=5 if result == EXIT_INTERRUPTED else 60):
+        print(ABANDONED, file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        os._exit(exit_code(app, result))
     if app.receipt is not None:
         from rich.console import Console
         from rich.text import Text
