@@ -205,3 +205,34 @@ async def test_keys_typed_fast_after_ctrl_g_take_one_step(project: Path) -> None
             app.post_message(events.Key(key, None if key == "escape" else key))
         await settle(pilot)
         assert app.screen.STEP == "environment" and len(app.screen_stack) == 2
+
+
+@run_async
+async def test_a_digit_right_after_ctrl_g_is_the_step_not_typed_into_a_field(
+        project: Path) -> None:
+    """ctrl+g and a digit in one burst (a fast hand, a paste): the digit went into the
+    focused field, `syn12345678` became the still valid `syn123456783`, and the dialog
+    stayed open (hostile testing, issue 12). The digit now picks the step."""
+    from textual import events
+    from textual.widgets import Input
+
+    app = _app(write_answers(project / "answers.toml"), project)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.go("registry")
+        await settle(pilot)
+        field = app.screen.query_one("#input-synapse_project_id", Input)
+        field.focus()
+        await pilot.pause()
+        for key, character in (("ctrl+g", None), ("3", "3")):
+            app.post_message(events.Key(key, character))
+        await settle(pilot)
+        assert field.value == "syn12345678"
+        assert app.screen.STEP == "base_image" and len(app.screen_stack) == 2
+        # Under the dialog, ctrl+g still closes it.
+        await pilot.press("ctrl+g")
+        await pilot.pause()
+        assert "Go to step" in screen_text(app)
+        await pilot.press("ctrl+g")
+        await settle(pilot)
+        assert app.screen.STEP == "base_image" and len(app.screen_stack) == 2

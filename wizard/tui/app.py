@@ -93,7 +93,9 @@ class WizardApp(App[int]):
         # columns.
         Binding("ctrl+b", "back", "Back", show=False),
         Binding("ctrl+n", "next", "Next", show=False),
-        Binding("ctrl+g", "jump", "Go to", show=False),
+        # priority: checked as the key arrives, so a digit right behind it goes to the dialog,
+        # not into the focused field (the field saw it first).
+        Binding("ctrl+g", "jump", "Go to", show=False, priority=True),
         Binding("ctrl+q", "quit", "Quit", priority=True),
     ]
 
