@@ -31,3 +31,23 @@ def write_text_atomic(path: Path, text: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
+
+
+def not_a_file(path: Path) -> str | None:
+    """Why `path` is not a regular file, in words that follow its name ("does not exist",
+    "is a folder", "is not a regular file (a FIFO)"), or None when it is one."""
+    import stat
+
+    from engine.regular import kind_of  # here: the TUI's first import loads nothing of engine
+
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return "does not exist"
+    except OSError as error:  # e.g. a name too long for the file system
+        return f"cannot be read ({error.strerror})"
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "is a folder"
+    return f"is not a regular file ({kind_of(mode)})"

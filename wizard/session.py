@@ -19,6 +19,7 @@ from wizard.answers import FIELDS, STEPS, Answers
 from wizard.answers_file import load_answers, read_answers_text, save_answers
 from wizard.answers_messages import PartialAnswers, first_invalid_step, validate_partial
 from wizard.errors import AnswersError
+from wizard.files import not_a_file
 
 if TYPE_CHECKING:
     from wizard.pipeline import Pipeline
@@ -254,13 +255,10 @@ class Session:
             line = self.short(line.replace(full, shown))
             lines.append(line.removeprefix(f"{shown}: "))
         checkpoint = self.checkpoint_path()
-        try:
-            missing = checkpoint is not None and not checkpoint.is_file()
-        except OSError:  # e.g. a name too long for the file system: not there either
-            missing = True
-        if checkpoint is not None and missing:
-            lines.append(f"checkpoint {self.show_path(checkpoint)} does not exist: pick a file "
-                         "of the model folder")
+        why = not_a_file(checkpoint) if checkpoint is not None else None
+        if checkpoint is not None and why is not None:
+            lines.append(f"checkpoint {self.show_path(checkpoint)} {why}: pick a file of the "
+                         "model folder")
         return lines
 
     # -- saving --------------------------------------------------------------------------

@@ -98,3 +98,29 @@ def test_a_wrong_type_in_the_answers_file_is_a_notice_at_every_step(
 
     opened = run_async(visit_every_step)()  # a step that raises fails the test here
     assert f"{name} = " in opened and "must be" in opened, opened
+
+
+def test_a_checkpoint_that_is_a_fifo_is_not_said_to_be_missing(project: Path) -> None:
+    """A FIFO where the checkpoint goes was "does not exist" at opening and on the model
+    step (hostile testing, issue 12), while `check` named it; both say what it is."""
+    import os
+
+    (project / "model" / "tiny.pth").unlink()
+    os.mkfifo(project / "model" / "tiny.pth")
+    path = write_answers(project / "answers.toml")
+    assert Session.open(path, project).opening_problems() == [
+        "checkpoint model/tiny.pth is not a regular file (a FIFO): pick a file of the model "
+        "folder"]
+
+    async def model_step() -> str:
+        app = _app(path, project)
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            app.go("model")
+            await settle(pilot)
+            return screen_text(app)
+
+    shown = " ".join(run_async(model_step)().split())
+    assert "tiny.pth (not a file)" in shown, shown
+    assert "model/tiny.pth is not a regular file (a FIFO): pick a file" in shown, shown
+    assert "does not exist" not in shown

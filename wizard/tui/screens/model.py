@@ -18,6 +18,7 @@ from textual.worker import Worker, WorkerState
 
 from wizard import findings
 from wizard.errors import WizardError, error_text
+from wizard.files import not_a_file
 from wizard.findings import Finding, Status
 from wizard.model_folder import checkpoint_candidates
 from wizard.tui.screens.base import StepScreen
@@ -112,7 +113,8 @@ class ModelScreen(StepScreen):
         current = self.answer("checkpoint")
         options = [(name, name) for name in files]
         if current and current not in files:
-            options.insert(0, (f"{current} (missing)", current))
+            absent = model_dir is None or not_a_file(model_dir / current) == "does not exist"
+            options.insert(0, (f"{current} ({'missing' if absent else 'not a file'})", current))
         # Refilling is not an edit: without prevent, Select's Changed messages (blank, then
         # the answer) arrive after the fact and wipe the answer and its notes.
         with self.prevent(Select.Changed):
@@ -179,9 +181,10 @@ class ModelScreen(StepScreen):
             self.query_one("#offline", Static).update("")  # the last folder's finding
             if model_dir is not None and not model_dir.is_dir():
                 self._note("checkpoint-note", "")  # the class note says why
-            elif model_dir is not None and checkpoint and not (model_dir / checkpoint).is_file():
-                self._note("checkpoint-note", f"{self.answer('model_dir')}/{checkpoint} does "
-                           "not exist: pick a file of the model folder", error=True)
+            elif model_dir is not None and checkpoint and (
+                    why := not_a_file(model_dir / checkpoint)) is not None:
+                self._note("checkpoint-note", f"{self.answer('model_dir')}/{checkpoint} {why}: "
+                           "pick a file of the model folder", error=True)
             return
         if key == self._check_key:
             return
