@@ -336,7 +336,9 @@ def offline(model_dir: Path) -> list[Finding]:
     warning, not an error: the scan reads source, and an import is not a download."""
     from wizard import offline as scan
 
-    found = scan.scan(model_dir) if model_dir.is_dir() else []
+    if not model_dir.is_dir():
+        return []  # no code to scan: the model folder's own row says it is not there
+    found = scan.scan(model_dir)
     if not found:
         return [Finding(OFFLINE, Status.OK, "no downloads found in the model code",
                         area=Area.MODEL)]

@@ -161,6 +161,7 @@ def test_render_and_check_agree_on_a_missing_model_folder(project: Path) -> None
     assert checked.returncode == EXIT_USAGE, checked.stderr
     assert "model_dir" in checked.stderr and "Traceback" not in checked.stderr
     assert "--model-dir" not in checked.stderr and "model_exclude" not in checked.stderr
+    assert "offline-ready" not in checked.stderr, "no code was scanned"
 
 
 def test_check_refuses_the_symlinked_checkpoint_render_refuses(project: Path) -> None:
