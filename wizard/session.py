@@ -58,25 +58,27 @@ def field_error(name: str, value: Any) -> str | None:
     return error.removeprefix(f"{name}: ") if error else None
 
 
-def read_draft(path: Path) -> tuple[dict[str, Any], list[str]]:
-    """The answers in `path` as a draft, and the file's problems (one line each). A file
-    with invalid values still prefills every setting it has, so the wizard can show each
-    problem at its step; a file that is not TOML prefills nothing."""
+def read_draft(path: Path) -> tuple[dict[str, Any], list[str], dict[str, Any]]:
+    """The answers in `path` as a draft, the file's problems (one line each), and the
+    settings as the file holds them. A file with invalid values still prefills every
+    setting it has, so the wizard can show each problem at its step; a file that is not TOML
+    prefills nothing."""
     try:
         answers = load_answers(path)
     except AnswersError as error:
         problems = error.lines
     else:
-        return answers.model_dump(exclude_none=True), []
+        draft = answers.model_dump(exclude_none=True)
+        return draft, [], draft
     try:
         data = tomllib.loads(read_answers_text(path))
     except (AnswersError, tomllib.TOMLDecodeError):
-        return {}, problems
+        return {}, problems, {}
     draft = {}
     for key, value in data.items():
         if key in FIELDS and (value := _as_draft_value(key, value)) is not None:
             draft[key] = value
-    return draft, problems
+    return draft, problems, {key: value for key, value in data.items() if key in FIELDS}
 
 
 def _text_fields() -> frozenset[str]:
@@ -141,7 +143,8 @@ class Session:
 
     def __init__(self, *, project_root: Path, answers_path: Path, draft: dict[str, Any],
                  docker: DockerFactory | None = None, load_problems: list[str] | None = None,
-                 may_overwrite: bool = True, opened: bool = False) -> None:
+                 may_overwrite: bool = True, opened: bool = False,
+                 saved: dict[str, Any] | None = None) -> None:
         self.project_root = project_root
         self.answers_path = answers_path
         self.draft = draft
@@ -155,7 +158,9 @@ class Session:
         self.on_event: EventSink | None = None
         """Where the pipeline's events go (the TUI's relay); set before the first stage."""
         self.cancel = threading.Event()
-        self._saved_draft = dict(draft)
+        self._saved_draft = dict(draft if saved is None else saved)
+        """What the answers file holds: a value the draft had to change (a number for a text
+        setting shown as text, a list left out) is not saved until it is written."""
         self._pipeline: Pipeline | None = None
 
     @classmethod
@@ -166,20 +171,23 @@ class Session:
         defaults even when some are invalid."""
         root = Path(project_root if project_root is not None else Path.cwd()).resolve()
         draft = defaults()
+        saved = dict(draft)
         problems: list[str] = []
         may_overwrite, opened = True, False
         if answers_path is not None:
             answers_path = Path(answers_path).resolve()
             if answers_path.exists():
                 opened = True
-                loaded, problems = read_draft(answers_path)
+                loaded, problems, written = read_draft(answers_path)
                 draft.update(loaded)
+                saved.update(written)
                 may_overwrite = not problems or bool(loaded)
         else:
             answers_path = root / "answers.toml"
             may_overwrite = not answers_path.exists()
         return cls(project_root=root, answers_path=answers_path, draft=draft, docker=docker,
-                   load_problems=problems, may_overwrite=may_overwrite, opened=opened)
+                   load_problems=problems, may_overwrite=may_overwrite, opened=opened,
+                   saved=saved)
 
     # -- answers -------------------------------------------------------------------------
 

@@ -124,3 +124,17 @@ def test_a_checkpoint_that_is_a_fifo_is_not_said_to_be_missing(project: Path) ->
     assert "tiny.pth (not a file)" in shown, shown
     assert "model/tiny.pth is not a regular file (a FIFO): pick a file" in shown, shown
     assert "does not exist" not in shown
+
+
+def test_a_value_the_wizard_had_to_change_is_not_said_to_be_saved(project: Path) -> None:
+    """`tag = 1.5` shows as the text "1.5" and `registry = true` as the default: the file
+    still holds the wrong values, so the wizard must not call it up to date, and saving
+    writes what the fields show (hostile testing, issue 12)."""
+    path = write_answers(project / "answers.toml", tag=1.5, registry=True)
+    session = Session.open(path, project)
+    assert (session.draft["tag"], session.draft["registry"]) == ("1.5", "docker.synapse.org")
+    assert not session.up_to_date
+    assert session.save_state() == ("answers.toml is not saved: registry, tag changed; ctrl+s "
+                                    "saves these answers")
+    session.save()
+    assert Session.open(path, project).load_problems == []

@@ -68,8 +68,8 @@ class EnvironmentScreen(StepScreen):
 
     def on_mount(self) -> None:
         if self.session.load_problems:
-            self.set_status("✗ the answers file has problems: each is shown at its step",
-                            error=True)
+            self.set_status("✗ the answers file has problems (objectnet-wizard check lists "
+                            "them)", error=True)
         self.action_recheck()
 
     def action_recheck(self) -> None:

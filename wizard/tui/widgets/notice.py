@@ -32,6 +32,6 @@ class Notice(Static):
         for line in lines[:MAX_LINES]:
             text.append(f"\n  {line}", style="not bold")
         if len(lines) > MAX_LINES:
-            text.append(f"\n  … and {len(lines) - MAX_LINES} more, each shown at its step",
-                        style="not bold")
+            text.append(f"\n  … and {len(lines) - MAX_LINES} more (objectnet-wizard check "
+                        "lists every one)", style="not bold")
         super().__init__(text, **kwargs)
