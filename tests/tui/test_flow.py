@@ -379,7 +379,8 @@ async def test_a_local_smoke_run_shows_its_elapsed_time_and_esc_cancels_it(proje
 @run_async
 async def test_a_failed_smoke_run_takes_its_progress_bar_down(project: Path) -> None:
     """A run that fails (here: none of the images can be read) says ✗ and leaves no bar
-    pulsing beside it, as if it were still running (hostile testing, issue 12)."""
+    pulsing beside it, as if it were still running; Next asks before going on (hostile
+    testing, issue 12)."""
     app = _at_smoke_step(project, 0)
     for name in ("a.jpg", "b.jpg"):
         (project / "sample-images" / name).write_bytes(b"not an image")
@@ -393,3 +394,12 @@ async def test_a_failed_smoke_run_takes_its_progress_bar_down(project: Path) -> 
         outcome = text(app, "#stage-outcome")
         assert outcome.startswith("✗ none of the 2 smoke images could be read"), outcome
         assert not app.screen.query_one(".stage-progress").display
+        # Next after the failure asks, as it does before a smoke test that never ran: it
+        # went on to the build as if the test had passed.
+        await pilot.press("ctrl+n")
+        await settle(pilot)
+        shown = " ".join(screen_text(app).split())
+        assert "Smoke test on this machine did not pass: none of the 2" in shown, shown
+        await pilot.press("g")
+        await settle(pilot)
+        assert app.screen.STEP == "build"

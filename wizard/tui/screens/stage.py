@@ -86,6 +86,8 @@ def rate_line(done: int, total: int, elapsed: float) -> str:
 
 SKIP_CHOICES = [Choice("run", "Run it", "r", "primary"), Choice("skip", "Skip", "s"),
                 Choice("cancel", "Cancel", "escape")]
+FAILED_CHOICES = [Choice("run", "Run it again", "r", "primary"),
+                  Choice("skip", "Go on without it", "g"), Choice("cancel", "Cancel", "escape")]
 
 
 def elapsed_line(label: str, seconds: float) -> str:
@@ -158,10 +160,19 @@ class StageScreen(StepScreen):
     def commit(self) -> bool:
         if not super().commit():
             return False
-        if (not self.SKIP_QUESTION or self.running or self.has_run()
+        if (not self.SKIP_QUESTION or self.running
                 or self._skipped == self.session.answers()):
             return True
-        self.app.push_screen(ChoiceScreen(self.SKIP_QUESTION, SKIP_CHOICES), self._skip_answer)
+        if self.last_error is not None:
+            # Failed (or cancelled): going on quietly read as if it had passed.
+            question = (f"{self.TITLE} did not pass: {self.last_error.splitlines()[0]}. "
+                        "Run it again, or go on without it?")
+            choices = FAILED_CHOICES
+        elif not self.has_run():
+            question, choices = self.SKIP_QUESTION, SKIP_CHOICES
+        else:
+            return True
+        self.app.push_screen(ChoiceScreen(question, choices), self._skip_answer)
         return False
 
     def _skip_answer(self, choice: str | None) -> None:
