@@ -65,8 +65,12 @@ def load_answers(path: str | PathLike[str]) -> Answers:
     """Read and validate an answers file. Raises AnswersError with one line per problem
     (never a traceback): syntax errors as file:line:col, unknown or secret-looking keys, and
     invalid values."""
-    label = str(path)
-    text = read_answers_text(path)
+    return parse_answers(read_answers_text(path), str(path))
+
+
+def parse_answers(text: str, label: str) -> Answers:
+    """Validate the text of an answers file (`label` names it in each problem line), as
+    load_answers does once the file is read."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:

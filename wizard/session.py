@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wizard.answers import FIELDS, STEPS, Answers
-from wizard.answers_file import load_answers, read_answers_text, save_answers
+from wizard.answers_file import parse_answers, read_answers_text, save_answers
 from wizard.answers_messages import PartialAnswers, first_invalid_step, validate_partial
 from wizard.errors import AnswersError
 from wizard.files import not_a_file
@@ -64,15 +64,19 @@ def read_draft(path: Path) -> tuple[dict[str, Any], list[str], dict[str, Any]]:
     setting it has, so the wizard can show each problem at its step; a file that is not TOML
     prefills nothing."""
     try:
-        answers = load_answers(path)
+        text = read_answers_text(path)
+    except AnswersError as error:
+        return {}, error.lines, {}
+    try:
+        answers = parse_answers(text, str(path))
     except AnswersError as error:
         problems = error.lines
     else:
         draft = answers.model_dump(exclude_none=True)
         return draft, [], draft
     try:
-        data = tomllib.loads(read_answers_text(path))
-    except (AnswersError, tomllib.TOMLDecodeError):
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
         return {}, problems, {}
     draft = {}
     for key, value in data.items():
