@@ -125,9 +125,7 @@ def answers_file_to_open(typed: str, folder: Path) -> Path:
         raise ValueError(f"{show(text)} cannot be opened ({error.strerror}): check the "
                          "path") from None
     if not is_file:
-        what = ("is a folder" if path.is_dir() else "is not a regular file"
-                if path.exists() else "does not exist")
-        raise ValueError(f"{show(text)} {what}: give the path of an answers file "
+        raise ValueError(f"{show(text)} {not_a_file(path)}: give the path of an answers file "
                          "(e.g. answers.toml), or start new")
     return path
 
