@@ -8,6 +8,7 @@ pipeline stage needs them (wizard.pipeline is imported on first use).
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 import tomllib
@@ -85,8 +86,11 @@ def read_draft(path: Path) -> tuple[dict[str, Any], list[str], dict[str, Any]]:
     return draft, problems, {key: value for key, value in data.items() if key in FIELDS}
 
 
+@functools.cache
 def _text_fields() -> frozenset[str]:
-    """The settings whose value is text (or may be left out), from the schema."""
+    """The settings whose value is text (or may be left out), from the schema. Built when a
+    file with a wrong value is opened, not at import: the schema walk costs 9 ms, on the way
+    to the first screen."""
     names = set()
     for name, schema in Answers.model_json_schema()["properties"].items():
         types = {schema.get("type")} | {option.get("type") for option in schema.get("anyOf", [])}
@@ -95,15 +99,13 @@ def _text_fields() -> frozenset[str]:
     return frozenset(names)
 
 
-TEXT_FIELDS = _text_fields()
-
 
 def _as_draft_value(name: str, value: Any) -> Any:
     """What a text setting's field can show of a value the file gave it: a number as the
     text it reads as (`tag = 1.5` meant "1.5"), nothing for a list, table or true/false. The
     file's problem line already names the value; other settings keep it as written, as their
     steps show any value with its error."""
-    if name not in TEXT_FIELDS or isinstance(value, str):
+    if isinstance(value, str) or name not in _text_fields():
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
