@@ -220,15 +220,17 @@ class Pipeline:
         report.json); runs the local smoke stage first when it has not run."""
         from wizard import report
 
+        labels = None
         if self.state.local_smoke is None:  # before minutes of smoke run, not after
             images = self.answers.smoke_images_path(self.root)
             if images is None:
                 raise report.ReportError(f"smoke_images is not set: {report.NO_LABELS}")
-            if images.is_dir():
-                report.labels_of(images)
+            if images.is_dir():  # the folder the smoke run below reads: walked once
+                labels = report.labels_of(images)
         local = self.state.local_smoke or self.smoke()
         self.emit(StageStarted("report", "Writing the report"))
-        labels = report.labels_of(local.images_dir)
+        if labels is None:
+            labels = report.labels_of(local.images_dir)
         data = report.build_data(local, labels, report.BatchClock(local.batch_marks))
         page = report.write_report(folder, data)
         self.emit(StageFinished("report", f"wrote {page}"))
