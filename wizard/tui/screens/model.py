@@ -173,16 +173,17 @@ class ModelScreen(StepScreen):
         checkpoint = self.answer("checkpoint")
         trust = bool(self.answer("trust_checkpoint"))
         key = (model_dir, model_class, checkpoint, trust)
-        if (model_dir is None or not model_dir.is_dir() or not model_class
-                or not checkpoint or not (model_dir / checkpoint).is_file()):
+        no_folder = model_dir is not None and not model_dir.is_dir()
+        why = (not_a_file(model_dir / checkpoint)
+               if model_dir is not None and checkpoint and not no_folder else None)
+        if model_dir is None or no_folder or not model_class or not checkpoint or why:
             self._check_key = None
             self.check_result = None
             self.query_one("#model-check", Static).update("")
             self.query_one("#offline", Static).update("")  # the last folder's finding
-            if model_dir is not None and not model_dir.is_dir():
+            if no_folder:
                 self._note("checkpoint-note", "")  # the class note says why
-            elif model_dir is not None and checkpoint and (
-                    why := not_a_file(model_dir / checkpoint)) is not None:
+            elif why:
                 self._note("checkpoint-note", f"{self.answer('model_dir')}/{checkpoint} {why}: "
                            "pick a file of the model folder", error=True)
             return
